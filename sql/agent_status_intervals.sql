@@ -1,0 +1,47 @@
+-- Every status an agent was in, as intervals (spec/reports.md §1). An event's status is its
+-- highest-ranked contact's label, else its agent status name; HEART_BEATs change nothing; a
+-- LOGOUT ends the open interval; equal consecutive (status, contact) make one interval; the
+-- last interval stays open (end_timestamp null).
+CREATE OR REPLACE VIEW agent_status_intervals AS
+WITH picked AS (
+  SELECT event_id, contact_id, channel, status
+  FROM (
+    SELECT event_id, contact_id, channel, status,
+           row_number() OVER (
+             PARTITION BY event_id
+             ORDER BY status_rank, state_start_timestamp DESC NULLS LAST, contact_id
+           ) AS pick
+    FROM agent_contact_status
+  ) ranked
+  WHERE pick = 1
+),
+statuses AS (
+  SELECT e.instance_id, e.agent_arn, e.agent_id, e.username, e.event_id, e.event_type, e.event_timestamp,
+         CASE WHEN e.event_type = 'LOGOUT' THEN NULL ELSE coalesce(p.status, e.agent_status_name) END AS status,
+         CASE WHEN e.event_type = 'LOGOUT' THEN NULL ELSE p.contact_id END AS contact_id,
+         CASE WHEN e.event_type = 'LOGOUT' THEN NULL ELSE p.channel END AS channel
+  FROM agent_events e
+  LEFT JOIN picked p ON p.event_id = e.event_id
+  WHERE e.event_type IN ('LOGIN', 'LOGOUT', 'STATE_CHANGE')
+),
+marked AS (
+  SELECT *,
+         lag(event_type) OVER (PARTITION BY agent_arn ORDER BY event_timestamp, event_id) AS prev_type,
+         lag(status) OVER (PARTITION BY agent_arn ORDER BY event_timestamp, event_id) AS prev_status,
+         lag(contact_id) OVER (PARTITION BY agent_arn ORDER BY event_timestamp, event_id) AS prev_contact
+  FROM statuses
+),
+boundaries AS (
+  SELECT *,
+         lead(event_timestamp) OVER (PARTITION BY agent_arn ORDER BY event_timestamp, event_id) AS end_timestamp
+  FROM marked
+  WHERE event_type = 'LOGOUT'
+     OR prev_type IS NULL
+     OR prev_type = 'LOGOUT'
+     OR (status IS DISTINCT FROM prev_status)
+     OR (contact_id IS DISTINCT FROM prev_contact)
+)
+SELECT instance_id, agent_arn, agent_id, username, status, contact_id, channel,
+       event_timestamp AS start_timestamp, end_timestamp
+FROM boundaries
+WHERE event_type <> 'LOGOUT'

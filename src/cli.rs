@@ -1,0 +1,231 @@
+//! The command line: clap definitions and one function per subcommand that turns arguments
+//! into library calls. Validation of values (dates, URLs, rates) happens at parse time.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commit::WriteOptions;
+use crate::error::{Error, Result};
+use crate::etl::{self, EtlOptions, SourceKind};
+use crate::output::{self, Format};
+use crate::store::{Location, S3Options};
+use crate::{catalog, generate};
+
+#[derive(Debug, Parser)]
+#[command(name = "connect-lake", version, about = "Amazon Connect agent events as a daily-partitioned Parquet lake, with SQL reports")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// No progress bar.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct S3Args {
+    /// S3-compatible endpoint (default: AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Allow plain http to the S3 endpoint (local test servers).
+    #[arg(long, global = true)]
+    pub s3_allow_http: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load raw input into the lake: decode, deduplicate, partition by day, commit atomically.
+    #[command(after_help = "Example:\n  connect-lake etl --source agent-events --lake ./lake ./firehose/2026/11/24")]
+    Etl(EtlArgs),
+    /// Run read-only SQL over the lake's tables and views.
+    #[command(after_help = "Examples:\n  connect-lake query --lake ./lake \"SELECT status, count(*) FROM agent_status_intervals GROUP BY 1\"\n  connect-lake query --lake ./lake --format csv -f report.sql\n  echo 'SHOW TABLES' | connect-lake query --lake ./lake")]
+    Query(QueryArgs),
+    /// Write realistic, deterministic agent event streams laid out as Firehose objects.
+    #[command(after_help = "Example:\n  connect-lake generate --out ./input --agents 20 --days 3 --start 2026-11-22 --seed 7 --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001")]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SourceArg {
+    /// Amazon Connect agent event stream records (JSON).
+    AgentEvents,
+}
+
+#[derive(Debug, Args)]
+pub struct EtlArgs {
+    /// What the input is.
+    #[arg(long, value_enum)]
+    pub source: SourceArg,
+    /// The lake: a folder, file:// or s3://bucket/prefix.
+    #[arg(long, default_value = "./lake")]
+    pub lake: String,
+    /// Input files, folders (read recursively, in name order) or object-store prefixes.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Also write the run's accounting as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// MiB of decoded rows held in memory before they spill to local disk.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub memory_mib: usize,
+    /// Folder for spill files (default: the system temp folder).
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+    /// Write Parquet without page indexes (for old parquet-java readers).
+    #[arg(long)]
+    pub no_page_index: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The lake: a folder, file:// or s3://bucket/prefix.
+    #[arg(long, default_value = "./lake")]
+    pub lake: String,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Read the SQL from this file.
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "sql")]
+    pub file: Option<PathBuf>,
+    /// The SQL; read from stdin when neither it nor -f is given.
+    pub sql: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output folder (Firehose layout yyyy/mm/dd/HH/ below it).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    pub agents: u32,
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    /// First day, YYYY-MM-DD (UTC).
+    #[arg(long, value_parser = parse_date, default_value = "2026-11-22")]
+    pub start: chrono::NaiveDate,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = generate::Framing::Firehose)]
+    pub format: generate::Framing,
+    /// gzip every object.
+    #[arg(long)]
+    pub gzip: bool,
+    /// Share of events delivered twice (0..1).
+    #[arg(long, value_parser = parse_rate, default_value = "0")]
+    pub dup_rate: f64,
+    /// Share of events delivered in a later day's objects (0..1).
+    #[arg(long, value_parser = parse_rate, default_value = "0")]
+    pub late_rate: f64,
+    /// Share of records truncated or replaced by garbage (0..1).
+    #[arg(long, value_parser = parse_rate, default_value = "0")]
+    pub bad_rate: f64,
+}
+
+fn parse_date(text: &str) -> std::result::Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| format!("{text:?} is not a YYYY-MM-DD date: {e}"))
+}
+
+fn parse_rate(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("{text:?} is not a rate between 0 and 1")),
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let s3 = S3Options { endpoint: cli.s3.s3_endpoint.clone(), allow_http: cli.s3.s3_allow_http };
+    match cli.command {
+        Command::Etl(args) => etl_command(args, &s3, !cli.quiet).await,
+        Command::Query(args) => query_command(args, &s3).await,
+        Command::Generate(args) => {
+            let stats = generate::generate(&generate::GenerateOptions {
+                out: args.out,
+                agents: args.agents,
+                days: args.days,
+                start: args.start,
+                seed: args.seed,
+                framing: args.format,
+                gzip: args.gzip,
+                dup_rate: args.dup_rate,
+                late_rate: args.late_rate,
+                bad_rate: args.bad_rate,
+            })?;
+            output::line(&stats.line())
+        }
+    }
+}
+
+async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()> {
+    let source = match args.source {
+        SourceArg::AgentEvents => SourceKind::AgentEvents,
+    };
+    let inputs = args.inputs.iter().map(|i| Location::parse(i, s3, false)).collect::<Result<Vec<_>>>()?;
+    let lake = Location::parse(&args.lake, s3, true)?;
+    let summary = etl::run(EtlOptions {
+        source,
+        lake,
+        inputs,
+        write: WriteOptions { page_index: !args.no_page_index, ..WriteOptions::default() },
+        memory_budget: args.memory_mib.saturating_mul(1 << 20),
+        spill_dir: args.spill_dir,
+        progress,
+    })
+    .await?;
+    for message in &summary.reject_messages {
+        eprintln!("connect-lake: rejected: {message}");
+    }
+    if summary.rejected as usize > summary.reject_messages.len() {
+        eprintln!(
+            "connect-lake: rejected: … and {} more (all in {}/)",
+            summary.rejected as usize - summary.reject_messages.len(),
+            crate::lake::REJECTED_DIR
+        );
+    }
+    if let Some(path) = &args.summary_json {
+        let text = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;
+        std::fs::write(path, text + "\n").map_err(|source| Error::Io { path: path.clone(), source })?;
+    }
+    output::line(&format!("etl: {}", summary.line()))
+}
+
+async fn query_command(args: QueryArgs, s3: &S3Options) -> Result<()> {
+    let sql = match (&args.sql, &args.file) {
+        (Some(sql), _) => sql.clone(),
+        (None, Some(path)) => {
+            std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.clone(), source })?
+        }
+        (None, None) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| Error::Io { path: "<stdin>".into(), source })?;
+            text
+        }
+    };
+    if sql.trim().is_empty() {
+        return Err(Error::usage("no SQL given (as an argument, with -f FILE, or on stdin)"));
+    }
+    let lake = Location::parse(&args.lake, s3, false)?;
+    let ctx = catalog::open(&lake).await?;
+    let plan = ctx
+        .state()
+        .create_logical_plan(&sql)
+        .await
+        .map_err(|e| Error::usage(format!("SQL: {}", first_line(&e.to_string()))))?;
+    catalog::read_only().verify_plan(&plan).map_err(|e| {
+        Error::usage_with_hint(
+            format!("query is read-only: {}", first_line(&e.to_string())),
+            "use `connect-lake etl` to change the lake; CREATE, INSERT, COPY and SET are refused",
+        )
+    })?;
+    let stream = ctx.execute_logical_plan(plan).await?.execute_stream().await?;
+    let mut out = std::io::stdout().lock();
+    output::write_stream(stream, args.format, &mut out).await
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}

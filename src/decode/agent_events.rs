@@ -1,0 +1,653 @@
+//! Amazon Connect agent event stream records → rows of `agent_events` and
+//! `agent_event_contacts`. Owns the JSON shape (every field spelling Connect has used), the
+//! ARN parsing and the validation that decides what is a record; builds Arrow arrays directly,
+//! borrowing strings from the input so nothing but the output is allocated.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Int32Builder, ListBuilder, StringBuilder, StructBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Fields, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use serde::Deserialize;
+
+use super::{Attempt, attempt_json};
+use crate::error::{Error, Result};
+use crate::schema;
+
+type Str<'a> = Option<Cow<'a, str>>;
+
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(borrow, rename = "EventId", alias = "EventID")]
+    event_id: Str<'a>,
+    #[serde(borrow, rename = "EventType")]
+    event_type: Str<'a>,
+    #[serde(borrow, rename = "EventTimestamp")]
+    event_timestamp: Str<'a>,
+    #[serde(borrow, rename = "Version")]
+    version: Str<'a>,
+    #[serde(borrow, rename = "AWSAccountId", alias = "AwsAccountId")]
+    aws_account_id: Str<'a>,
+    #[serde(borrow, rename = "InstanceARN", alias = "InstanceArn")]
+    instance_arn: Str<'a>,
+    #[serde(borrow, rename = "AgentARN", alias = "AgentArn")]
+    agent_arn: Str<'a>,
+    #[serde(borrow, rename = "CurrentAgentSnapshot")]
+    current: Option<Snapshot<'a>>,
+    #[serde(borrow, rename = "PreviousAgentSnapshot")]
+    previous: Option<PreviousSnapshot<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Snapshot<'a> {
+    #[serde(borrow, rename = "AgentStatus")]
+    agent_status: Option<Status<'a>>,
+    #[serde(borrow, rename = "NextAgentStatus")]
+    next_agent_status: Option<Status<'a>>,
+    #[serde(borrow, rename = "Configuration")]
+    configuration: Option<Configuration<'a>>,
+    #[serde(borrow, rename = "Contacts")]
+    contacts: Option<Vec<Contact<'a>>>,
+}
+
+/// Only the status of the previous snapshot is kept; the rest is skipped unallocated.
+#[derive(Deserialize)]
+struct PreviousSnapshot<'a> {
+    #[serde(borrow, rename = "AgentStatus")]
+    agent_status: Option<Status<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Status<'a> {
+    #[serde(borrow, rename = "ARN", alias = "Arn")]
+    arn: Str<'a>,
+    #[serde(borrow, rename = "Name")]
+    name: Str<'a>,
+    #[serde(borrow, rename = "Type")]
+    kind: Str<'a>,
+    #[serde(borrow, rename = "StartTimestamp")]
+    start_timestamp: Str<'a>,
+    #[serde(borrow, rename = "EnqueuedTimestamp", alias = "EnqueueTimestamp")]
+    enqueued_timestamp: Str<'a>,
+}
+
+#[derive(Deserialize)]
+struct Configuration<'a> {
+    #[serde(borrow, rename = "Username", alias = "UserName")]
+    username: Str<'a>,
+    #[serde(borrow, rename = "FirstName")]
+    first_name: Str<'a>,
+    #[serde(borrow, rename = "LastName")]
+    last_name: Str<'a>,
+    #[serde(borrow, rename = "RoutingProfile")]
+    routing_profile: Option<RoutingProfile<'a>>,
+    #[serde(borrow, rename = "AgentHierarchyGroups", alias = "HierarchyGroups")]
+    hierarchy_groups: Option<HierarchyGroups<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RoutingProfile<'a> {
+    #[serde(borrow, rename = "ARN", alias = "Arn")]
+    arn: Str<'a>,
+    #[serde(borrow, rename = "Name")]
+    name: Str<'a>,
+    #[serde(borrow, rename = "DefaultOutboundQueue")]
+    default_outbound_queue: Option<Named<'a>>,
+    #[serde(borrow, rename = "InboundQueues")]
+    inbound_queues: Option<Vec<Named<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow, rename = "ARN", alias = "Arn")]
+    arn: Str<'a>,
+    #[serde(borrow, rename = "Name")]
+    name: Str<'a>,
+}
+
+#[derive(Deserialize)]
+struct HierarchyGroups<'a> {
+    #[serde(borrow, rename = "Level1")]
+    level1: Option<Named<'a>>,
+    #[serde(borrow, rename = "Level2")]
+    level2: Option<Named<'a>>,
+    #[serde(borrow, rename = "Level3")]
+    level3: Option<Named<'a>>,
+    #[serde(borrow, rename = "Level4")]
+    level4: Option<Named<'a>>,
+    #[serde(borrow, rename = "Level5")]
+    level5: Option<Named<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Contact<'a> {
+    #[serde(borrow, rename = "ContactId")]
+    contact_id: Str<'a>,
+    #[serde(borrow, rename = "InitialContactId")]
+    initial_contact_id: Str<'a>,
+    #[serde(borrow, rename = "Channel")]
+    channel: Str<'a>,
+    #[serde(borrow, rename = "InitiationMethod")]
+    initiation_method: Str<'a>,
+    #[serde(borrow, rename = "State")]
+    state: Str<'a>,
+    #[serde(borrow, rename = "StateStartTimestamp")]
+    state_start_timestamp: Str<'a>,
+    #[serde(borrow, rename = "ConnectedToAgentTimestamp")]
+    connected_to_agent_timestamp: Str<'a>,
+    #[serde(borrow, rename = "QueueTimestamp", alias = "EnqueuedTimestamp", alias = "EnqueueTimestamp")]
+    queue_timestamp: Str<'a>,
+    #[serde(borrow, rename = "Queue")]
+    queue: Option<Named<'a>>,
+}
+
+/// The parts of an agent ARN
+/// (`arn:PARTITION:connect:REGION:ACCOUNT:instance/INSTANCE_ID/agent/AGENT_ID`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct AgentArn<'a> {
+    pub instance_arn: &'a str,
+    pub instance_id: &'a str,
+    pub agent_id: &'a str,
+}
+
+pub fn parse_agent_arn(arn: &str) -> Option<AgentArn<'_>> {
+    let mut fields = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some("connect"), Some(_region), Some(_account), Some(resource)) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) else {
+        return None;
+    };
+    let mut parts = resource.split('/');
+    let (Some("instance"), Some(instance_id), Some("agent"), Some(agent_id), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if instance_id.is_empty() || agent_id.is_empty() {
+        return None;
+    }
+    let instance_end = arn.len() - resource.len() + "instance/".len() + instance_id.len();
+    Some(AgentArn { instance_arn: &arn[..instance_end], instance_id, agent_id })
+}
+
+/// Parses an ISO-8601 timestamp to UTC microseconds. Connect writes `…T18:43:59.049Z`; an
+/// offset is honoured, and a timestamp with no zone at all is read as UTC.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_micros());
+    }
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp_micros())
+}
+
+/// Connect has spelled channels in more than one way (`TASKS`, `Voice`): one spelling each.
+fn normalize_channel(channel: &str) -> Cow<'_, str> {
+    match channel {
+        "VOICE" | "CHAT" | "TASK" | "EMAIL" => Cow::Borrowed(channel),
+        _ => {
+            let upper = channel.to_ascii_uppercase();
+            Cow::Owned(match upper.as_str() {
+                "TASKS" => "TASK".to_string(),
+                "EMAILS" => "EMAIL".to_string(),
+                _ => upper,
+            })
+        }
+    }
+}
+
+fn upper(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(text.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// An optional timestamp field: absent or empty is null, anything else must parse.
+fn optional_ts(field: &str, value: &Str<'_>) -> std::result::Result<Option<i64>, String> {
+    match value.as_deref() {
+        None | Some("") => Ok(None),
+        Some(text) => parse_timestamp(text)
+            .map(Some)
+            .ok_or_else(|| format!("{field}: timestamp does not parse: {text:?}")),
+    }
+}
+
+/// Accumulates decoded events as Arrow columns for both tables.
+pub struct AgentEventDecoder {
+    events_schema: SchemaRef,
+    contacts_schema: SchemaRef,
+    rows: usize,
+    // agent_events
+    event_id: StringBuilder,
+    event_type: StringBuilder,
+    event_ts: TimestampMicrosecondBuilder,
+    version: StringBuilder,
+    aws_account_id: StringBuilder,
+    instance_arn: StringBuilder,
+    instance_id: StringBuilder,
+    agent_arn: StringBuilder,
+    agent_id: StringBuilder,
+    username: StringBuilder,
+    first_name: StringBuilder,
+    last_name: StringBuilder,
+    rp_arn: StringBuilder,
+    rp_name: StringBuilder,
+    outbound_arn: StringBuilder,
+    outbound_name: StringBuilder,
+    inbound_queues: ListBuilder<StructBuilder>,
+    hierarchy: [(StringBuilder, StringBuilder); 5],
+    status_arn: StringBuilder,
+    status_name: StringBuilder,
+    status_type: StringBuilder,
+    status_start: TimestampMicrosecondBuilder,
+    next_status_name: StringBuilder,
+    next_status_enqueued: TimestampMicrosecondBuilder,
+    prev_status_name: StringBuilder,
+    prev_status_start: TimestampMicrosecondBuilder,
+    contact_count: Int32Builder,
+    // agent_event_contacts
+    c: ContactColumns,
+}
+
+#[derive(Default)]
+struct ContactColumns {
+    rows: usize,
+    event_id: StringBuilder,
+    event_ts: TimestampMicrosecondBuilder,
+    instance_id: StringBuilder,
+    agent_arn: StringBuilder,
+    agent_id: StringBuilder,
+    contact_id: StringBuilder,
+    initial_contact_id: StringBuilder,
+    channel: StringBuilder,
+    initiation_method: StringBuilder,
+    state: StringBuilder,
+    state_start: TimestampMicrosecondBuilder,
+    connected: TimestampMicrosecondBuilder,
+    queue_ts: TimestampMicrosecondBuilder,
+    queue_arn: StringBuilder,
+    queue_name: StringBuilder,
+}
+
+/// A validated event, ready to append: everything that can fail has been checked.
+struct Checked<'e, 'a> {
+    raw: &'e RawEvent<'a>,
+    event_id: &'e str,
+    event_type: &'e str,
+    event_ts: i64,
+    agent: AgentArn<'e>,
+    status_start: Option<i64>,
+    next_enqueued: Option<i64>,
+    prev_start: Option<i64>,
+    contacts: Vec<(&'e Contact<'a>, [Option<i64>; 3])>,
+}
+
+impl AgentEventDecoder {
+    pub fn new() -> Result<Self> {
+        let events_schema = schema::table("agent_events")?.arrow_schema()?;
+        let contacts_schema = schema::table("agent_event_contacts")?.arrow_schema()?;
+        let queue_fields = match events_schema.field_with_name("inbound_queues")?.data_type() {
+            DataType::List(item) => match item.data_type() {
+                DataType::Struct(fields) => fields.clone(),
+                other => return Err(Error::Other(format!("inbound_queues items are {other}, not structs"))),
+            },
+            other => return Err(Error::Other(format!("inbound_queues is {other}, not a list"))),
+        };
+        let utc = |b: TimestampMicrosecondBuilder| b.with_timezone("UTC");
+        let inbound_queues = ListBuilder::new(StructBuilder::from_fields(queue_fields.clone(), 0))
+            .with_field(Arc::new(Field::new("item", DataType::Struct(queue_fields.clone()), true)));
+        Ok(AgentEventDecoder {
+            events_schema,
+            contacts_schema,
+            rows: 0,
+            event_id: StringBuilder::new(),
+            event_type: StringBuilder::new(),
+            event_ts: utc(TimestampMicrosecondBuilder::new()),
+            version: StringBuilder::new(),
+            aws_account_id: StringBuilder::new(),
+            instance_arn: StringBuilder::new(),
+            instance_id: StringBuilder::new(),
+            agent_arn: StringBuilder::new(),
+            agent_id: StringBuilder::new(),
+            username: StringBuilder::new(),
+            first_name: StringBuilder::new(),
+            last_name: StringBuilder::new(),
+            rp_arn: StringBuilder::new(),
+            rp_name: StringBuilder::new(),
+            outbound_arn: StringBuilder::new(),
+            outbound_name: StringBuilder::new(),
+            inbound_queues,
+            hierarchy: Default::default(),
+            status_arn: StringBuilder::new(),
+            status_name: StringBuilder::new(),
+            status_type: StringBuilder::new(),
+            status_start: utc(TimestampMicrosecondBuilder::new()),
+            next_status_name: StringBuilder::new(),
+            next_status_enqueued: utc(TimestampMicrosecondBuilder::new()),
+            prev_status_name: StringBuilder::new(),
+            prev_status_start: utc(TimestampMicrosecondBuilder::new()),
+            contact_count: Int32Builder::new(),
+            c: ContactColumns {
+                event_ts: utc(TimestampMicrosecondBuilder::new()),
+                state_start: utc(TimestampMicrosecondBuilder::new()),
+                connected: utc(TimestampMicrosecondBuilder::new()),
+                queue_ts: utc(TimestampMicrosecondBuilder::new()),
+                ..ContactColumns::default()
+            },
+        })
+    }
+
+    /// Events decoded since the last [`finish`](Self::finish).
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Tries to decode one record at the start of `bytes` (see [`super::split_records`]).
+    pub fn attempt(&mut self, bytes: &[u8]) -> Attempt {
+        attempt_json::<RawEvent>(bytes, |raw| {
+            let checked = check(&raw)?;
+            self.append(&checked);
+            Ok(())
+        })
+    }
+
+    fn append(&mut self, e: &Checked<'_, '_>) {
+        let raw = e.raw;
+        let snap = raw.current.as_ref();
+        let conf = snap.and_then(|s| s.configuration.as_ref());
+        let rp = conf.and_then(|c| c.routing_profile.as_ref());
+        let status = snap.and_then(|s| s.agent_status.as_ref());
+        let next = snap.and_then(|s| s.next_agent_status.as_ref());
+        let prev = raw.previous.as_ref().and_then(|p| p.agent_status.as_ref());
+
+        self.event_id.append_value(e.event_id);
+        self.event_type.append_value(e.event_type);
+        self.event_ts.append_value(e.event_ts);
+        self.version.append_option(raw.version.as_deref());
+        self.aws_account_id.append_option(raw.aws_account_id.as_deref());
+        self.instance_arn.append_value(raw.instance_arn.as_deref().unwrap_or(e.agent.instance_arn));
+        self.instance_id.append_value(e.agent.instance_id);
+        self.agent_arn.append_value(raw.agent_arn.as_deref().unwrap_or_default());
+        self.agent_id.append_value(e.agent.agent_id);
+        self.username.append_option(conf.and_then(|c| c.username.as_deref()));
+        self.first_name.append_option(conf.and_then(|c| c.first_name.as_deref()));
+        self.last_name.append_option(conf.and_then(|c| c.last_name.as_deref()));
+        self.rp_arn.append_option(rp.and_then(|r| r.arn.as_deref()));
+        self.rp_name.append_option(rp.and_then(|r| r.name.as_deref()));
+        let outbound = rp.and_then(|r| r.default_outbound_queue.as_ref());
+        self.outbound_arn.append_option(outbound.and_then(|q| q.arn.as_deref()));
+        self.outbound_name.append_option(outbound.and_then(|q| q.name.as_deref()));
+        match rp.and_then(|r| r.inbound_queues.as_ref()) {
+            Some(queues) => {
+                let items = self.inbound_queues.values();
+                for q in queues {
+                    items.field_builder::<StringBuilder>(0).map(|b| b.append_option(q.arn.as_deref()));
+                    items.field_builder::<StringBuilder>(1).map(|b| b.append_option(q.name.as_deref()));
+                    items.append(true);
+                }
+                self.inbound_queues.append(true);
+            }
+            None => self.inbound_queues.append(false),
+        }
+        let groups = conf.and_then(|c| c.hierarchy_groups.as_ref());
+        let levels = [
+            groups.and_then(|g| g.level1.as_ref()),
+            groups.and_then(|g| g.level2.as_ref()),
+            groups.and_then(|g| g.level3.as_ref()),
+            groups.and_then(|g| g.level4.as_ref()),
+            groups.and_then(|g| g.level5.as_ref()),
+        ];
+        for ((arn_b, name_b), level) in self.hierarchy.iter_mut().zip(levels) {
+            arn_b.append_option(level.and_then(|l| l.arn.as_deref()));
+            name_b.append_option(level.and_then(|l| l.name.as_deref()));
+        }
+        self.status_arn.append_option(status.and_then(|s| s.arn.as_deref()));
+        self.status_name.append_option(status.and_then(|s| s.name.as_deref()));
+        self.status_type.append_option(status.and_then(|s| s.kind.as_deref()));
+        self.status_start.append_option(e.status_start);
+        self.next_status_name.append_option(next.and_then(|s| s.name.as_deref()));
+        self.next_status_enqueued.append_option(e.next_enqueued);
+        self.prev_status_name.append_option(prev.and_then(|s| s.name.as_deref()));
+        self.prev_status_start.append_option(e.prev_start);
+        self.contact_count.append_value(e.contacts.len() as i32);
+        self.rows += 1;
+
+        let c = &mut self.c;
+        for (contact, [state_start, connected, queued]) in &e.contacts {
+            c.event_id.append_value(e.event_id);
+            c.event_ts.append_value(e.event_ts);
+            c.instance_id.append_value(e.agent.instance_id);
+            c.agent_arn.append_value(raw.agent_arn.as_deref().unwrap_or_default());
+            c.agent_id.append_value(e.agent.agent_id);
+            c.contact_id.append_option(contact.contact_id.as_deref());
+            c.initial_contact_id.append_option(contact.initial_contact_id.as_deref());
+            c.channel.append_option(contact.channel.as_deref().map(normalize_channel));
+            c.initiation_method.append_option(contact.initiation_method.as_deref().map(upper));
+            c.state.append_option(contact.state.as_deref());
+            c.state_start.append_option(*state_start);
+            c.connected.append_option(*connected);
+            c.queue_ts.append_option(*queued);
+            c.queue_arn.append_option(contact.queue.as_ref().and_then(|q| q.arn.as_deref()));
+            c.queue_name.append_option(contact.queue.as_ref().and_then(|q| q.name.as_deref()));
+            c.rows += 1;
+        }
+    }
+
+    /// Takes the rows decoded so far as one batch per table.
+    pub fn finish(&mut self) -> Result<(RecordBatch, RecordBatch)> {
+        let tz = |b: &mut TimestampMicrosecondBuilder| -> ArrayRef { Arc::new(b.finish()) };
+        let s = |b: &mut StringBuilder| -> ArrayRef { Arc::new(b.finish()) };
+        let mut columns: Vec<(&str, ArrayRef)> = vec![
+            ("event_id", s(&mut self.event_id)),
+            ("event_type", s(&mut self.event_type)),
+            ("event_timestamp", tz(&mut self.event_ts)),
+            ("version", s(&mut self.version)),
+            ("aws_account_id", s(&mut self.aws_account_id)),
+            ("instance_arn", s(&mut self.instance_arn)),
+            ("instance_id", s(&mut self.instance_id)),
+            ("agent_arn", s(&mut self.agent_arn)),
+            ("agent_id", s(&mut self.agent_id)),
+            ("username", s(&mut self.username)),
+            ("first_name", s(&mut self.first_name)),
+            ("last_name", s(&mut self.last_name)),
+            ("routing_profile_arn", s(&mut self.rp_arn)),
+            ("routing_profile_name", s(&mut self.rp_name)),
+            ("default_outbound_queue_arn", s(&mut self.outbound_arn)),
+            ("default_outbound_queue_name", s(&mut self.outbound_name)),
+            ("inbound_queues", Arc::new(self.inbound_queues.finish())),
+            ("agent_status_arn", s(&mut self.status_arn)),
+            ("agent_status_name", s(&mut self.status_name)),
+            ("agent_status_type", s(&mut self.status_type)),
+            ("agent_status_start_timestamp", tz(&mut self.status_start)),
+            ("next_agent_status_name", s(&mut self.next_status_name)),
+            ("next_agent_status_enqueued_timestamp", tz(&mut self.next_status_enqueued)),
+            ("previous_agent_status_name", s(&mut self.prev_status_name)),
+            ("previous_agent_status_start_timestamp", tz(&mut self.prev_status_start)),
+            ("contact_count", Arc::new(self.contact_count.finish())),
+        ];
+        const LEVEL_NAMES: [(&str, &str); 5] = [
+            ("hierarchy_level1_arn", "hierarchy_level1_name"),
+            ("hierarchy_level2_arn", "hierarchy_level2_name"),
+            ("hierarchy_level3_arn", "hierarchy_level3_name"),
+            ("hierarchy_level4_arn", "hierarchy_level4_name"),
+            ("hierarchy_level5_arn", "hierarchy_level5_name"),
+        ];
+        for ((arn, name), (arn_b, name_b)) in LEVEL_NAMES.iter().zip(self.hierarchy.iter_mut()) {
+            columns.push((arn, s(arn_b)));
+            columns.push((name, s(name_b)));
+        }
+        let events = assemble(&self.events_schema, columns)?;
+        let c = &mut self.c;
+        let contacts = assemble(
+            &self.contacts_schema,
+            vec![
+                ("event_id", s(&mut c.event_id)),
+                ("event_timestamp", tz(&mut c.event_ts)),
+                ("instance_id", s(&mut c.instance_id)),
+                ("agent_arn", s(&mut c.agent_arn)),
+                ("agent_id", s(&mut c.agent_id)),
+                ("contact_id", s(&mut c.contact_id)),
+                ("initial_contact_id", s(&mut c.initial_contact_id)),
+                ("channel", s(&mut c.channel)),
+                ("initiation_method", s(&mut c.initiation_method)),
+                ("state", s(&mut c.state)),
+                ("state_start_timestamp", tz(&mut c.state_start)),
+                ("connected_to_agent_timestamp", tz(&mut c.connected)),
+                ("queue_timestamp", tz(&mut c.queue_ts)),
+                ("queue_arn", s(&mut c.queue_arn)),
+                ("queue_name", s(&mut c.queue_name)),
+            ],
+        )?;
+        self.rows = 0;
+        c.rows = 0;
+        Ok((events, contacts))
+    }
+}
+
+/// Puts named columns in the schema's order, so the schema file alone decides column order;
+/// a column the schema has and the decoder lacks (or the reverse) is an error, not a shift.
+pub fn assemble(schema: &SchemaRef, mut columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+    if columns.len() != schema.fields().len() {
+        return Err(Error::Other(format!(
+            "decoder builds {} columns, schema declares {}",
+            columns.len(),
+            schema.fields().len()
+        )));
+    }
+    let mut ordered = Vec::with_capacity(columns.len());
+    for field in schema.fields() {
+        let i = columns
+            .iter()
+            .position(|(name, _)| *name == field.name())
+            .ok_or_else(|| Error::Other(format!("decoder builds no column {}", field.name())))?;
+        ordered.push(columns.swap_remove(i).1);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), ordered)?)
+}
+
+/// Everything that makes a record invalid, checked before anything is appended.
+fn check<'e, 'a>(raw: &'e RawEvent<'a>) -> std::result::Result<Checked<'e, 'a>, String> {
+    let event_id = raw.event_id.as_deref().filter(|s| !s.is_empty()).ok_or("missing EventId")?;
+    let event_type = raw.event_type.as_deref().filter(|s| !s.is_empty()).ok_or("missing EventType")?;
+    let ts_text = raw.event_timestamp.as_deref().ok_or("missing EventTimestamp")?;
+    let event_ts = parse_timestamp(ts_text)
+        .ok_or_else(|| format!("EventTimestamp does not parse: {ts_text:?}"))?;
+    let arn = raw.agent_arn.as_deref().ok_or("missing AgentARN")?;
+    let agent = parse_agent_arn(arn).ok_or_else(|| format!("AgentARN is not an agent ARN: {arn:?}"))?;
+    let snap = raw.current.as_ref();
+    let status = snap.and_then(|s| s.agent_status.as_ref());
+    let status_start = optional_ts("AgentStatus.StartTimestamp", &status.and_then(|s| s.start_timestamp.clone()))?;
+    let next = snap.and_then(|s| s.next_agent_status.as_ref());
+    let next_enqueued =
+        optional_ts("NextAgentStatus.EnqueuedTimestamp", &next.and_then(|s| s.enqueued_timestamp.clone()))?;
+    let prev = raw.previous.as_ref().and_then(|p| p.agent_status.as_ref());
+    let prev_start =
+        optional_ts("PreviousAgentSnapshot.AgentStatus.StartTimestamp", &prev.and_then(|s| s.start_timestamp.clone()))?;
+    let mut contacts = Vec::new();
+    for contact in snap.and_then(|s| s.contacts.as_deref()).unwrap_or_default() {
+        if contact.contact_id.as_deref().is_none_or(str::is_empty) {
+            return Err("a contact in CurrentAgentSnapshot.Contacts has no ContactId".into());
+        }
+        contacts.push((
+            contact,
+            [
+                optional_ts("Contact.StateStartTimestamp", &contact.state_start_timestamp)?,
+                optional_ts("Contact.ConnectedToAgentTimestamp", &contact.connected_to_agent_timestamp)?,
+                optional_ts("Contact.QueueTimestamp", &contact.queue_timestamp)?,
+            ],
+        ));
+    }
+    Ok(Checked { raw, event_id, event_type, event_ts, agent, status_start, next_enqueued, prev_start, contacts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+
+    const ARN: &str = "arn:aws:connect:us-east-1:123456789012:instance/aaaa-1111/agent/bbbb-2222";
+
+    #[test]
+    fn agent_arns_parse() {
+        let a = parse_agent_arn(ARN).unwrap();
+        assert_eq!(a.instance_id, "aaaa-1111");
+        assert_eq!(a.agent_id, "bbbb-2222");
+        assert_eq!(a.instance_arn, "arn:aws:connect:us-east-1:123456789012:instance/aaaa-1111");
+        let gov = "arn:aws-us-gov:connect:us-gov-west-1:1:instance/i/agent/a";
+        assert_eq!(parse_agent_arn(gov).unwrap().agent_id, "a");
+        for bad in ["", "arn:aws:connect:r:1:instance/i", "arn:aws:s3:::b/instance/i/agent/a",
+                    "arn:aws:connect:r:1:instance/i/agent/", "arn:aws:connect:r:1:instance/i/agent/a/x"] {
+            assert!(parse_agent_arn(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_parse_to_utc_micros() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01.500Z"), Some(1_500_000));
+        assert_eq!(parse_timestamp("1970-01-01T01:00:01.5+01:00"), Some(1_500_000));
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01.5"), Some(1_500_000));
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    fn decode(json: &str) -> (RecordBatch, RecordBatch, Attempt) {
+        let mut d = AgentEventDecoder::new().unwrap();
+        let a = d.attempt(json.as_bytes());
+        let (e, c) = d.finish().unwrap();
+        (e, c, a)
+    }
+
+    #[test]
+    fn field_spellings_of_all_versions_are_accepted() {
+        let old = format!(r#"{{"EventId":"e1","EventType":"STATE_CHANGE","EventTimestamp":"2026-11-24T10:00:00.000Z","AgentARN":"{ARN}",
+            "CurrentAgentSnapshot":{{"Configuration":{{"UserName":"jdoe","HierarchyGroups":{{"Level2":{{"ARN":"h2","Name":"East"}}}}}},
+            "Contacts":[{{"ContactId":"c1","Channel":"TASKS","InitiationMethod":"Api","State":"CONNECTED","EnqueueTimestamp":"2026-11-24T09:59:00Z"}}]}},
+            "Unknown":{{"x":[1,2]}}}}"#);
+        let (e, c, a) = decode(&old);
+        assert!(matches!(a, Attempt::Ok(_)));
+        assert_eq!(e.num_rows(), 1);
+        let col = |b: &RecordBatch, n: &str| b.column_by_name(n).unwrap().as_string::<i32>().value(0).to_string();
+        assert_eq!(col(&e, "username"), "jdoe");
+        assert_eq!(col(&e, "hierarchy_level2_name"), "East");
+        assert!(e.column_by_name("hierarchy_level1_name").unwrap().is_null(0));
+        assert_eq!(col(&e, "instance_id"), "aaaa-1111");
+        assert_eq!(col(&c, "channel"), "TASK");
+        assert_eq!(col(&c, "initiation_method"), "API");
+        assert!(!c.column_by_name("queue_timestamp").unwrap().is_null(0));
+    }
+
+    #[test]
+    fn invalid_records_append_nothing_and_say_why() {
+        let cases = [
+            (r#"{"EventType":"LOGIN"}"#.to_string(), "missing EventId"),
+            (format!(r#"{{"EventId":"e","EventType":"LOGIN","EventTimestamp":"soon","AgentARN":"{ARN}"}}"#), "does not parse"),
+            (r#"{"EventId":"e","EventType":"LOGIN","EventTimestamp":"2026-11-24T10:00:00Z","AgentARN":"nope"}"#.to_string(), "not an agent ARN"),
+            (format!(r#"{{"EventId":"e","EventType":"LOGIN","EventTimestamp":"2026-11-24T10:00:00Z","AgentARN":"{ARN}","CurrentAgentSnapshot":{{"Contacts":[{{"State":"ENDED"}}]}}}}"#), "no ContactId"),
+            (r#"{"EventId":7}"#.to_string(), "invalid type"),
+        ];
+        for (json, want) in cases {
+            let (e, c, a) = decode(&json);
+            assert_eq!((e.num_rows(), c.num_rows()), (0, 0));
+            match a {
+                Attempt::Invalid { reason, len } => {
+                    assert!(reason.contains(want), "{reason} lacks {want}");
+                    assert_eq!(len, json.len());
+                }
+                _ => panic!("{json} not rejected as invalid"),
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Decoding: raw input bytes → records → Arrow batches, with undecodable records set aside.
+//! This module owns framing (gzip, NDJSON, concatenated JSON, JSON arrays) and the resync
+//! that keeps a corrupt record from taking its neighbours down. It knows nothing of
+//! partitions, lakes or DataFusion.
+
+pub mod agent_events;
+
+use std::io::Read;
+
+/// What one decode attempt at a record start found.
+pub enum Attempt {
+    /// A record of `len` bytes was decoded and appended.
+    Ok(usize),
+    /// Well-formed JSON of `len` bytes that is not a valid record (missing field, bad type,
+    /// unparsable timestamp). Nothing was appended.
+    Invalid { len: usize, reason: String },
+    /// Not well-formed JSON from here (truncated, garbage, invalid UTF-8).
+    Syntax(String),
+}
+
+/// A record that could not be decoded: where it was, why, and its bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    /// Byte offset in the (decompressed) object.
+    pub offset: u64,
+    pub reason: String,
+    pub raw: Vec<u8>,
+}
+
+/// Largest record the resync will look across; keeps garbage from costing quadratic time.
+const MAX_RECORD: usize = 1 << 20;
+
+/// Gunzips `bytes` when they start with the gzip magic (content decides, not the name).
+/// Concatenated gzip members, as Firehose can produce, are all read.
+pub fn decompress(bytes: &[u8]) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(bytes.len() * 8);
+        flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
+        Ok(std::borrow::Cow::Owned(out))
+    } else {
+        Ok(std::borrow::Cow::Borrowed(bytes))
+    }
+}
+
+/// Splits `buf` into JSON object records and feeds each to `attempt`, whatever the framing:
+/// one per line, concatenated with nothing between (`}{`), or inside a JSON array. Bytes that
+/// do not decode become one [`Reject`] reaching up to the next offset where a valid record
+/// starts, so a truncated record never swallows the record after it.
+///
+/// Returns the number of records seen (decoded + rejected).
+pub fn split_records(
+    buf: &[u8],
+    mut attempt: impl FnMut(&[u8]) -> Attempt,
+    mut reject: impl FnMut(Reject),
+) -> u64 {
+    let mut records = 0u64;
+    let mut pos = skip_separators(buf, 0);
+    while pos < buf.len() {
+        records += 1;
+        let syntax_reason = if buf[pos] == b'{' {
+            match attempt(&buf[pos..]) {
+                Attempt::Ok(len) => {
+                    pos = skip_separators(buf, pos + len.max(1));
+                    continue;
+                }
+                Attempt::Invalid { len, reason } => {
+                    reject(make_reject(buf, pos, pos + len.max(1), reason));
+                    pos = skip_separators(buf, pos + len.max(1));
+                    continue;
+                }
+                Attempt::Syntax(reason) => reason,
+            }
+        } else {
+            format!("not a JSON object (starts with {:?})", printable_start(&buf[pos..]))
+        };
+        // Resync: the next `{` from which a whole valid record decodes. Objects nested in the
+        // broken record decode as JSON but not as records, so they are passed over.
+        let limit = buf.len().min(pos.saturating_add(MAX_RECORD));
+        let mut next = buf.len();
+        let mut from = pos + 1;
+        while let Some(i) = memchr::memchr(b'{', &buf[from..limit]) {
+            let candidate = from + i;
+            if let Attempt::Ok(len) = attempt(&buf[candidate..]) {
+                reject(make_reject(buf, pos, candidate, syntax_reason.clone()));
+                records += 1;
+                pos = skip_separators(buf, candidate + len.max(1));
+                next = usize::MAX;
+                break;
+            }
+            from = candidate + 1;
+        }
+        if next == usize::MAX {
+            continue;
+        }
+        if limit < buf.len() {
+            // No record within MAX_RECORD: give up on this stretch only.
+            next = limit;
+        }
+        reject(make_reject(buf, pos, next, syntax_reason));
+        pos = skip_separators(buf, next);
+    }
+    records
+}
+
+fn make_reject(buf: &[u8], start: usize, end: usize, reason: String) -> Reject {
+    let mut raw = &buf[start..end.min(buf.len())];
+    while let [rest @ .., last] = raw {
+        if last.is_ascii_whitespace() || *last == b',' {
+            raw = rest;
+        } else {
+            break;
+        }
+    }
+    Reject { offset: start as u64, reason, raw: raw.to_vec() }
+}
+
+/// Skips whitespace, a byte-order mark, and the `[`, `,` and `]` of a top-level JSON array.
+fn skip_separators(buf: &[u8], mut pos: usize) -> usize {
+    if buf[pos.min(buf.len())..].starts_with(b"\xEF\xBB\xBF") {
+        pos += 3;
+    }
+    while pos < buf.len() && matches!(buf[pos], b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']') {
+        pos += 1;
+    }
+    pos
+}
+
+fn printable_start(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(12)]).into_owned()
+}
+
+/// Runs one serde decode of `T` at the start of `bytes` and classifies the outcome for
+/// [`split_records`]; `accept` validates and appends the value, or says why it is invalid.
+pub fn attempt_json<'de, T: serde::Deserialize<'de>>(
+    bytes: &'de [u8],
+    accept: impl FnOnce(T) -> Result<(), String>,
+) -> Attempt {
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
+    match stream.next() {
+        Some(Ok(value)) => {
+            let len = stream.byte_offset();
+            match accept(value) {
+                Ok(()) => Attempt::Ok(len),
+                Err(reason) => Attempt::Invalid { len, reason },
+            }
+        }
+        Some(Err(e)) if e.classify() == serde_json::error::Category::Data => {
+            // Well-formed JSON of the wrong shape: find where it ends to reject just it.
+            let mut any = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
+            match any.next() {
+                Some(Ok(_)) => Attempt::Invalid { len: any.byte_offset(), reason: strip_position(&e) },
+                _ => Attempt::Syntax(strip_position(&e)),
+            }
+        }
+        Some(Err(e)) if e.classify() == serde_json::error::Category::Eof => {
+            Attempt::Syntax("truncated record (input ends inside it)".into())
+        }
+        Some(Err(e)) => Attempt::Syntax(format!("invalid JSON: {}", strip_position(&e))),
+        None => Attempt::Syntax("empty record".into()),
+    }
+}
+
+/// serde_json appends "at line L column C" relative to the record; the reject already carries
+/// the record's byte offset, so the relative position only confuses.
+fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Rec {
+        id: u32,
+    }
+
+    /// Decodes `{"id": N}` records, collecting ids and rejects.
+    fn run(input: &[u8]) -> (Vec<u32>, Vec<Reject>, u64) {
+        let mut ids = Vec::new();
+        let mut rejects = Vec::new();
+        let n = split_records(
+            input,
+            |b| {
+                attempt_json::<Rec>(b, |r| {
+                    ids.push(r.id);
+                    Ok(())
+                })
+            },
+            |r| rejects.push(r),
+        );
+        (ids, rejects, n)
+    }
+
+    #[test]
+    fn framings_all_decode() {
+        assert_eq!(run(b"{\"id\":1}\n{\"id\":2}\n").0, vec![1, 2]);
+        assert_eq!(run(b"{\"id\":1}{\"id\":2}{\"id\":3}").0, vec![1, 2, 3]);
+        assert_eq!(run(b"[{\"id\":1},\n {\"id\":2}]").0, vec![1, 2]);
+        assert_eq!(run(b"\xEF\xBB\xBF{\"id\":7}\r\n").0, vec![7]);
+        assert_eq!(run(b"").2, 0);
+    }
+
+    #[test]
+    fn truncated_record_in_concatenated_framing_keeps_its_neighbour() {
+        let (ids, rejects, n) = run(b"{\"id\":1}{\"id\":2, \"x\": {\"y\": \"tru{\"id\":3}{\"id\":4}");
+        assert_eq!(ids, vec![1, 3, 4]);
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(rejects[0].offset, 8);
+        assert!(rejects[0].raw.starts_with(b"{\"id\":2"));
+        assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn garbage_and_wrong_shapes_are_rejected_one_each() {
+        let (ids, rejects, n) = run(b"hello world\n{\"id\":1}\n{\"id\":\"x\"}\n{\"id\":2}\n{\"id\":");
+        assert_eq!(ids, vec![1, 2]);
+        let reasons: Vec<_> = rejects.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(rejects.len(), 3, "{reasons:?}");
+        assert!(reasons[0].contains("not a JSON object"));
+        assert!(reasons[1].contains("invalid type"), "{}", reasons[1]);
+        assert_eq!(rejects[1].raw, b"{\"id\":\"x\"}");
+        assert!(reasons[2].contains("truncated"));
+        assert_eq!(n, 5);
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected_without_losing_the_next_record() {
+        let (ids, rejects, _) = run(b"{\"id\":1, \"s\":\"\xff\xfe\"}\n{\"id\":2}");
+        assert_eq!(ids, vec![2]);
+        assert_eq!(rejects.len(), 1);
+        assert!(rejects[0].raw.starts_with(b"{\"id\":1"));
+    }
+
+    #[test]
+    fn gzip_is_detected_by_content() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"{\"id\":5}").unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(&*decompress(&gz).unwrap(), b"{\"id\":5}");
+        assert_eq!(&*decompress(b"{}").unwrap(), b"{}");
+    }
+}

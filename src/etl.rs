@@ -1,0 +1,233 @@
+//! The ETL run: source → decode → partition → commit, with the accounting that proves nothing
+//! was lost (read = written + duplicates + rejected). Owns the order of the stages and the
+//! rejects files; each stage's logic lives in its own module.
+
+use std::collections::BTreeSet;
+use object_store::{ObjectStoreExt, PutPayload};
+use serde::Serialize;
+
+use crate::commit::{self, WriteOptions};
+use crate::decode::{self, Reject, agent_events::AgentEventDecoder};
+use crate::error::{Error, Result};
+use crate::lake;
+use crate::partition::{self, Staging};
+use crate::schema;
+use crate::source::{self, InputObject};
+use crate::store::Location;
+
+/// Rows decoded before they are handed to the partitioner.
+const DECODE_BATCH_ROWS: usize = 16 * 1024;
+
+/// What a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    AgentEvents,
+}
+
+impl SourceKind {
+    /// The tables this source writes; the first one is the one records are counted in.
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            SourceKind::AgentEvents => &["agent_events", "agent_event_contacts"],
+        }
+    }
+}
+
+pub struct EtlOptions {
+    pub source: SourceKind,
+    pub lake: Location,
+    pub inputs: Vec<Location>,
+    pub write: WriteOptions,
+    /// Bytes of decoded rows held in memory before staging spills to disk.
+    pub memory_budget: usize,
+    pub spill_dir: Option<std::path::PathBuf>,
+    pub progress: bool,
+}
+
+/// The accounting of a run; `--summary-json` writes it as is.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub records_read: u64,
+    pub written: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    /// Rows written to child tables (e.g. agent_event_contacts), which records are not counted in.
+    pub child_rows_written: u64,
+    pub partitions_touched: Vec<String>,
+    /// One line per reject (`URL at byte N: reason`), the first [`MAX_REJECT_MESSAGES`] only.
+    #[serde(skip)]
+    pub reject_messages: Vec<String>,
+}
+
+/// Reject lines a run reports on stderr; the rest are counted and kept in `_rejected/`.
+pub const MAX_REJECT_MESSAGES: usize = 20;
+
+impl Summary {
+    /// One line for the end of a run.
+    pub fn line(&self) -> String {
+        format!(
+            "{} files, {} bytes, {} records read: {} written, {} duplicates, {} rejected; {} partitions touched",
+            self.files,
+            self.bytes,
+            self.records_read,
+            self.written,
+            self.duplicates,
+            self.rejected,
+            self.partitions_touched.len()
+        )
+    }
+}
+
+pub async fn run(options: EtlOptions) -> Result<Summary> {
+    lake::ensure_lake(&options.lake).await?;
+    let objects = source::list_inputs(&options.inputs).await?;
+    let table_names = options.source.tables();
+    let mut defs = Vec::new();
+    for name in table_names {
+        let def = schema::table(name)?;
+        defs.push((def, def.arrow_schema()?));
+    }
+    let staged_tables: Vec<(&str, arrow::datatypes::SchemaRef)> =
+        defs.iter().map(|(d, s)| (d.name.as_str(), s.clone())).collect();
+    let mut staging = Staging::new(&staged_tables, options.memory_budget, options.spill_dir.as_deref())?;
+
+    let total_bytes: u64 = objects.iter().map(|o| o.meta.size).sum();
+    let progress = crate::progress::bar(options.progress, total_bytes);
+    let mut summary = Summary::default();
+    let mut decoder = AgentEventDecoder::new()?;
+    for object in &objects {
+        let bytes = object.read().await?;
+        summary.files += 1;
+        summary.bytes += bytes.len() as u64;
+        let rejects = decode_object(object, &bytes, &mut decoder, &mut staging, &defs, &mut summary)?;
+        summary.rejected += rejects.len() as u64;
+        for r in &rejects {
+            if summary.reject_messages.len() < MAX_REJECT_MESSAGES {
+                summary.reject_messages.push(format!("{} at byte {}: {}", object.url(), r.offset, r.reason));
+            }
+        }
+        write_rejects(&options.lake, table_names[0], &object.url(), &rejects).await?;
+        progress.inc(bytes.len() as u64);
+        progress.set_message(format!("{} records", summary.records_read));
+    }
+    progress.finish_and_clear();
+
+    let mut touched = BTreeSet::new();
+    for (t, (def, schema)) in defs.iter().enumerate() {
+        for day in staging.days(t) {
+            let batches = staging.take_day(t, day)?;
+            let outcome = commit::commit_day(&options.lake, def, schema, day, batches, &options.write).await?;
+            if outcome.written > 0 {
+                touched.insert(partition::partition_dir(&def.name, day));
+            }
+            if t == 0 {
+                summary.written += outcome.written as u64;
+                summary.duplicates += outcome.duplicates as u64;
+            } else {
+                summary.child_rows_written += outcome.written as u64;
+            }
+        }
+    }
+    summary.partitions_touched = touched.into_iter().collect();
+    debug_assert_eq!(summary.records_read, summary.written + summary.duplicates + summary.rejected);
+    Ok(summary)
+}
+
+/// Decodes one object into staging and returns its rejects.
+fn decode_object(
+    object: &InputObject,
+    bytes: &[u8],
+    decoder: &mut AgentEventDecoder,
+    staging: &mut Staging,
+    defs: &[(&schema::TableDef, arrow::datatypes::SchemaRef)],
+    summary: &mut Summary,
+) -> Result<Vec<Reject>> {
+    let mut rejects = Vec::new();
+    let text = match decode::decompress(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            // A broken gzip stream: the object is one reject, the run goes on.
+            summary.records_read += 1;
+            rejects.push(Reject { offset: 0, reason: format!("gzip: {e}"), raw: bytes.to_vec() });
+            return Ok(rejects);
+        }
+    };
+    let mut failure = None;
+    let records = decode::split_records(
+        &text,
+        |record| {
+            let attempt = decoder.attempt(record);
+            if decoder.len() >= DECODE_BATCH_ROWS && failure.is_none() {
+                if let Err(e) = flush(decoder, staging, defs) {
+                    failure = Some(e);
+                }
+            }
+            attempt
+        },
+        |r| rejects.push(r),
+    );
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    flush(decoder, staging, defs)?;
+    summary.records_read += records;
+    tracing::debug!(object = %object.url(), records, rejects = rejects.len(), "decoded");
+    Ok(rejects)
+}
+
+fn flush(
+    decoder: &mut AgentEventDecoder,
+    staging: &mut Staging,
+    defs: &[(&schema::TableDef, arrow::datatypes::SchemaRef)],
+) -> Result<()> {
+    if decoder.is_empty() {
+        return Ok(());
+    }
+    let (events, contacts) = decoder.finish()?;
+    for (t, batch) in [events, contacts].iter().enumerate() {
+        staging.add(t, batch, &defs[t].0.partition_timestamp)?;
+    }
+    Ok(())
+}
+
+/// One line of a rejects file (format fixed by the lake spec).
+#[derive(Serialize)]
+struct RejectLine<'a> {
+    source: &'a str,
+    offset: u64,
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_base64: Option<String>,
+}
+
+/// Writes the rejects of one source to `_rejected/<table>/<hash of source URL>.ndjson`. The
+/// name depends only on the source, so a rerun replaces the file with the same lines.
+async fn write_rejects(lake: &Location, table: &str, source_url: &str, rejects: &[Reject]) -> Result<()> {
+    if rejects.is_empty() {
+        return Ok(());
+    }
+    let mut out = Vec::new();
+    for r in rejects {
+        let (raw, raw_base64) = match std::str::from_utf8(&r.raw) {
+            Ok(text) => (Some(text), None),
+            Err(_) => {
+                use base64::Engine;
+                (None, Some(base64::engine::general_purpose::STANDARD.encode(&r.raw)))
+            }
+        };
+        let line = RejectLine { source: source_url, offset: r.offset, reason: &r.reason, raw, raw_base64 };
+        serde_json::to_writer(&mut out, &line).map_err(|e| Error::Other(e.to_string()))?;
+        out.push(b'\n');
+    }
+    let hash = twox_hash::XxHash64::oneshot(0, source_url.as_bytes());
+    let path = lake.child(&format!("{}/{table}/{hash:016x}.ndjson", lake::REJECTED_DIR));
+    lake.store
+        .put(&path, PutPayload::from(out))
+        .await
+        .map_err(|source| Error::Store { url: lake.url_of(&path), source })?;
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! connect-lake: Amazon Connect agent events as a daily-partitioned Parquet lake, with the
+//! console's reports as SQL views. See the README's Architecture section for the map.
+
+pub mod catalog;
+pub mod cli;
+pub mod commit;
+pub mod decode;
+pub mod error;
+pub mod etl;
+pub mod generate;
+pub mod lake;
+pub mod output;
+pub mod partition;
+pub mod progress;
+pub mod schema;
+pub mod source;
+pub mod store;
+
+pub use error::{Error, Result};

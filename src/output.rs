@@ -1,0 +1,83 @@
+//! Output: query results to stdout (or any writer) as an aligned table, CSV, a JSON array or
+//! NDJSON. The only module that writes results to stdout.
+
+use std::io::Write;
+
+use arrow::record_batch::RecordBatch;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for a terminal (reads the whole result first).
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::Io { path: "<stdout>".into(), source: e }
+}
+
+/// Streams `stream` to `out` in `format`; only `table` holds the result in memory.
+pub async fn write_stream(mut stream: SendableRecordBatchStream, format: Format, out: &mut dyn Write) -> Result<()> {
+    match format {
+        Format::Table => {
+            let mut batches = Vec::new();
+            while let Some(b) = stream.next().await {
+                batches.push(b?);
+            }
+            write_table(&batches, &stream.schema(), out)
+        }
+        Format::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut wrote = false;
+            while let Some(b) = stream.next().await {
+                writer.write(&b?)?;
+                wrote = true;
+            }
+            if !wrote {
+                writer.write(&RecordBatch::new_empty(stream.schema()))?;
+            }
+            Ok(())
+        }
+        Format::Json => {
+            let mut writer = arrow::json::ArrayWriter::new(&mut *out);
+            while let Some(b) = stream.next().await {
+                writer.write(&b?)?;
+            }
+            writer.finish()?;
+            drop(writer);
+            out.write_all(b"\n").map_err(io)
+        }
+        Format::Ndjson => {
+            let mut writer = arrow::json::LineDelimitedWriter::new(&mut *out);
+            while let Some(b) = stream.next().await {
+                writer.write(&b?)?;
+            }
+            writer.finish()?;
+            Ok(())
+        }
+    }
+}
+
+fn write_table(batches: &[RecordBatch], schema: &arrow::datatypes::SchemaRef, out: &mut dyn Write) -> Result<()> {
+    let text = if batches.iter().all(|b| b.num_rows() == 0) {
+        arrow::util::pretty::pretty_format_batches(&[RecordBatch::new_empty(schema.clone())])?
+    } else {
+        arrow::util::pretty::pretty_format_batches(batches)?
+    };
+    writeln!(out, "{text}").map_err(io)
+}
+
+/// A line of text for the user on stdout (e.g. the accounting line of a run).
+pub fn line(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(io)
+}
