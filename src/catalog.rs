@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 
 use crate::error::{Error, Result};
@@ -16,9 +18,18 @@ use crate::store::Location;
 
 /// The views of `sql/`, file stem = view name, in the order they must be created.
 pub const VIEWS: &[(&str, &str)] = &[
-    ("agent_contact_status", include_str!("../sql/agent_contact_status.sql")),
-    ("agent_status_intervals", include_str!("../sql/agent_status_intervals.sql")),
-    ("login_logout_sessions", include_str!("../sql/login_logout_sessions.sql")),
+    (
+        "agent_contact_status",
+        include_str!("../sql/agent_contact_status.sql"),
+    ),
+    (
+        "agent_status_intervals",
+        include_str!("../sql/agent_status_intervals.sql"),
+    ),
+    (
+        "login_logout_sessions",
+        include_str!("../sql/login_logout_sessions.sql"),
+    ),
 ];
 
 /// A session over the lake at `lake`: tables and views registered, ready for SQL.
@@ -38,10 +49,15 @@ pub async fn open(lake: &Location) -> Result<SessionContext> {
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(table.arrow_schema()?);
-        ctx.register_table(table.name.as_str(), Arc::new(ListingTable::try_new(config)?))?;
+        ctx.register_table(
+            table.name.as_str(),
+            Arc::new(ListingTable::try_new(config)?),
+        )?;
     }
     for (name, sql) in VIEWS {
-        ctx.sql(sql).await.map_err(|e| Error::Other(format!("sql/{name}.sql: {e}")))?;
+        ctx.sql(sql)
+            .await
+            .map_err(|e| Error::Other(format!("sql/{name}.sql: {e}")))?;
     }
     Ok(ctx)
 }
@@ -49,7 +65,10 @@ pub async fn open(lake: &Location) -> Result<SessionContext> {
 /// Planning options for user SQL: queries only. DDL, DML, COPY and SET are refused before
 /// anything runs, so `query` can never write.
 pub fn read_only() -> SQLOptions {
-    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
 }
 
 #[cfg(test)]
@@ -61,25 +80,42 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
         let mut stems: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
-            .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         stems.sort();
         let mut views: Vec<String> = VIEWS.iter().map(|(n, _)| n.to_string()).collect();
         views.sort();
         assert_eq!(stems, views);
         for (name, sql) in VIEWS {
-            assert!(sql.contains(&format!("CREATE OR REPLACE VIEW {name} AS")), "{name}");
+            assert!(
+                sql.contains(&format!("CREATE OR REPLACE VIEW {name} AS")),
+                "{name}"
+            );
         }
     }
 
     #[tokio::test]
     async fn an_empty_lake_plans_every_view() {
         let dir = tempfile::tempdir().unwrap();
-        let loc = Location::parse(dir.path().to_str().unwrap(), &Default::default(), false).unwrap();
+        let loc =
+            Location::parse(dir.path().to_str().unwrap(), &Default::default(), false).unwrap();
         lake::ensure_lake(&loc).await.unwrap();
         let ctx = open(&loc).await.unwrap();
         for (name, _) in VIEWS {
-            let rows = ctx.sql(&format!("SELECT count(*) FROM {name}")).await.unwrap().collect().await.unwrap();
+            let rows = ctx
+                .sql(&format!("SELECT count(*) FROM {name}"))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
             assert_eq!(rows[0].num_rows(), 1, "{name}");
         }
     }

@@ -14,7 +14,11 @@ use crate::store::{Location, S3Options};
 use crate::{catalog, generate};
 
 #[derive(Debug, Parser)]
-#[command(name = "connect-lake", version, about = "Amazon Connect agent events as a daily-partitioned Parquet lake, with SQL reports")]
+#[command(
+    name = "connect-lake",
+    version,
+    about = "Amazon Connect agent events as a daily-partitioned Parquet lake, with SQL reports"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -38,13 +42,19 @@ pub struct S3Args {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load raw input into the lake: decode, deduplicate, partition by day, commit atomically.
-    #[command(after_help = "Example:\n  connect-lake etl --source agent-events --lake ./lake ./firehose/2026/11/24")]
+    #[command(
+        after_help = "Example:\n  connect-lake etl --source agent-events --lake ./lake ./firehose/2026/11/24"
+    )]
     Etl(EtlArgs),
     /// Run read-only SQL over the lake's tables and views.
-    #[command(after_help = "Examples:\n  connect-lake query --lake ./lake \"SELECT status, count(*) FROM agent_status_intervals GROUP BY 1\"\n  connect-lake query --lake ./lake --format csv -f report.sql\n  echo 'SHOW TABLES' | connect-lake query --lake ./lake")]
+    #[command(
+        after_help = "Examples:\n  connect-lake query --lake ./lake \"SELECT status, count(*) FROM agent_status_intervals GROUP BY 1\"\n  connect-lake query --lake ./lake --format csv -f report.sql\n  echo 'SHOW TABLES' | connect-lake query --lake ./lake"
+    )]
     Query(QueryArgs),
     /// Write realistic, deterministic agent event streams laid out as Firehose objects.
-    #[command(after_help = "Example:\n  connect-lake generate --out ./input --agents 20 --days 3 --start 2026-11-22 --seed 7 --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001")]
+    #[command(
+        after_help = "Example:\n  connect-lake generate --out ./input --agents 20 --days 3 --start 2026-11-22 --seed 7 --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001"
+    )]
     Generate(GenerateArgs),
 }
 
@@ -87,7 +97,12 @@ pub struct QueryArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Read the SQL from this file.
-    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "sql")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "sql"
+    )]
     pub file: Option<PathBuf>,
     /// The SQL; read from stdin when neither it nor -f is given.
     pub sql: Option<String>,
@@ -124,7 +139,8 @@ pub struct GenerateArgs {
 }
 
 fn parse_date(text: &str) -> std::result::Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| format!("{text:?} is not a YYYY-MM-DD date: {e}"))
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("{text:?} is not a YYYY-MM-DD date: {e}"))
 }
 
 fn parse_rate(text: &str) -> std::result::Result<f64, String> {
@@ -136,7 +152,10 @@ fn parse_rate(text: &str) -> std::result::Result<f64, String> {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
-    let s3 = S3Options { endpoint: cli.s3.s3_endpoint.clone(), allow_http: cli.s3.s3_allow_http };
+    let s3 = S3Options {
+        endpoint: cli.s3.s3_endpoint.clone(),
+        allow_http: cli.s3.s3_allow_http,
+    };
     match cli.command {
         Command::Etl(args) => etl_command(args, &s3, !cli.quiet).await,
         Command::Query(args) => query_command(args, &s3).await,
@@ -162,13 +181,20 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
     let source = match args.source {
         SourceArg::AgentEvents => SourceKind::AgentEvents,
     };
-    let inputs = args.inputs.iter().map(|i| Location::parse(i, s3, false)).collect::<Result<Vec<_>>>()?;
+    let inputs = args
+        .inputs
+        .iter()
+        .map(|i| Location::parse(i, s3, false))
+        .collect::<Result<Vec<_>>>()?;
     let lake = Location::parse(&args.lake, s3, true)?;
     let summary = etl::run(EtlOptions {
         source,
         lake,
         inputs,
-        write: WriteOptions { page_index: !args.no_page_index, ..WriteOptions::default() },
+        write: WriteOptions {
+            page_index: !args.no_page_index,
+            ..WriteOptions::default()
+        },
         memory_budget: args.memory_mib.saturating_mul(1 << 20),
         spill_dir: args.spill_dir,
         progress,
@@ -185,8 +211,12 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
         );
     }
     if let Some(path) = &args.summary_json {
-        let text = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;
-        std::fs::write(path, text + "\n").map_err(|source| Error::Io { path: path.clone(), source })?;
+        let text =
+            serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;
+        std::fs::write(path, text + "\n").map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
     }
     output::line(&format!("etl: {}", summary.line()))
 }
@@ -194,19 +224,25 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
 async fn query_command(args: QueryArgs, s3: &S3Options) -> Result<()> {
     let sql = match (&args.sql, &args.file) {
         (Some(sql), _) => sql.clone(),
-        (None, Some(path)) => {
-            std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.clone(), source })?
-        }
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?,
         (None, None) => {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
-                .map_err(|source| Error::Io { path: "<stdin>".into(), source })?;
+                .map_err(|source| Error::Io {
+                    path: "<stdin>".into(),
+                    source,
+                })?;
             text
         }
     };
     if sql.trim().is_empty() {
-        return Err(Error::usage("no SQL given (as an argument, with -f FILE, or on stdin)"));
+        return Err(Error::usage(
+            "no SQL given (as an argument, with -f FILE, or on stdin)",
+        ));
     }
     let lake = Location::parse(&args.lake, s3, false)?;
     let ctx = catalog::open(&lake).await?;
@@ -214,18 +250,32 @@ async fn query_command(args: QueryArgs, s3: &S3Options) -> Result<()> {
         .state()
         .create_logical_plan(&sql)
         .await
-        .map_err(|e| Error::usage(format!("SQL: {}", first_line(&e.to_string()))))?;
+        .map_err(|e| Error::usage(format!("SQL: {}", plain(&e))))?;
     catalog::read_only().verify_plan(&plan).map_err(|e| {
         Error::usage_with_hint(
-            format!("query is read-only: {}", first_line(&e.to_string())),
+            format!(
+                "query is read-only: {} refused",
+                plain(&e).replace(" not supported", "")
+            ),
             "use `connect-lake etl` to change the lake; CREATE, INSERT, COPY and SET are refused",
         )
     })?;
-    let stream = ctx.execute_logical_plan(plan).await?.execute_stream().await?;
+    let stream = ctx
+        .execute_logical_plan(plan)
+        .await?
+        .execute_stream()
+        .await?;
     let mut out = std::io::stdout().lock();
     output::write_stream(stream, args.format, &mut out).await
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
+/// A planning error's message without DataFusion's category prefix, on one line.
+fn plain(e: &datafusion::error::DataFusionError) -> String {
+    use datafusion::error::DataFusionError;
+    let text = match e.find_root() {
+        DataFusionError::Plan(m) | DataFusionError::SQL(_, Some(m)) => m.clone(),
+        DataFusionError::SchemaError(inner, _) => inner.to_string(),
+        other => other.to_string(),
+    };
+    text.lines().next().unwrap_or_default().to_string()
 }

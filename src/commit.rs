@@ -11,7 +11,9 @@
 use std::collections::HashSet;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, new_null_array};
-use arrow::compute::{SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch};
+use arrow::compute::{
+    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
+};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
@@ -43,7 +45,10 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { page_index: true, zstd_level: 3 }
+        WriteOptions {
+            page_index: true,
+            zstd_level: 3,
+        }
     }
 }
 
@@ -79,7 +84,11 @@ pub async fn commit_day(
     let keep = first_of_each_key(&merged, table)?;
     let kept = keep.true_count();
     let written = kept - rows_before;
-    let outcome = DayOutcome { rows_before, written, duplicates: staged_rows - written };
+    let outcome = DayOutcome {
+        rows_before,
+        written,
+        duplicates: staged_rows - written,
+    };
     if written == 0 {
         return Ok(outcome);
     }
@@ -87,18 +96,26 @@ pub async fn commit_day(
     drop(merged);
     let sorted = sort(&unique, table)?;
     drop(unique);
-    let bytes = write_parquet(&sorted, table, options)
-        .map_err(|source| Error::Parquet { path: lake.url_of(&final_path), source })?;
+    let bytes = write_parquet(&sorted, table, options).map_err(|source| Error::Parquet {
+        path: lake.url_of(&final_path),
+        source,
+    })?;
 
     let tmp = lake.child(&format!("{dir}/{TMP_FILE}"));
     lake.store
         .put(&tmp, PutPayload::from(bytes))
         .await
-        .map_err(|source| Error::Store { url: lake.url_of(&tmp), source })?;
+        .map_err(|source| Error::Store {
+            url: lake.url_of(&tmp),
+            source,
+        })?;
     lake.store
         .rename(&tmp, &final_path)
         .await
-        .map_err(|source| Error::Store { url: lake.url_of(&final_path), source })?;
+        .map_err(|source| Error::Store {
+            url: lake.url_of(&final_path),
+            source,
+        })?;
     Ok(outcome)
 }
 
@@ -110,11 +127,22 @@ async fn read_existing(
     schema: &SchemaRef,
 ) -> Result<Option<RecordBatch>> {
     let bytes = match lake.store.get(path).await {
-        Ok(got) => got.bytes().await.map_err(|source| Error::Store { url: lake.url_of(path), source })?,
+        Ok(got) => got.bytes().await.map_err(|source| Error::Store {
+            url: lake.url_of(path),
+            source,
+        })?,
         Err(object_store::Error::NotFound { .. }) => return Ok(None),
-        Err(source) => return Err(Error::Store { url: lake.url_of(path), source }),
+        Err(source) => {
+            return Err(Error::Store {
+                url: lake.url_of(path),
+                source,
+            });
+        }
     };
-    let parquet_err = |source| Error::Parquet { path: lake.url_of(path), source };
+    let parquet_err = |source| Error::Parquet {
+        path: lake.url_of(path),
+        source,
+    };
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
         .map_err(parquet_err)?
         .with_batch_size(64 * 1024)
@@ -139,7 +167,10 @@ fn adapt(batch: &RecordBatch, schema: &SchemaRef, url: &str) -> Result<RecordBat
             Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
             Some(c) => Ok(arrow::compute::cast(c, f.data_type())?),
             None if f.is_nullable() => Ok(new_null_array(f.data_type(), batch.num_rows())),
-            None => Err(Error::Other(format!("{url}: has no column {} and it cannot be null", f.name()))),
+            None => Err(Error::Other(format!(
+                "{url}: has no column {} and it cannot be null",
+                f.name()
+            ))),
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
@@ -152,11 +183,18 @@ fn first_of_each_key(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArr
         .primary_key
         .iter()
         .map(|k| {
-            batch.column_by_name(k).cloned().ok_or_else(|| Error::Other(format!("no key column {k}")))
+            batch
+                .column_by_name(k)
+                .cloned()
+                .ok_or_else(|| Error::Other(format!("no key column {k}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let converter =
-        RowConverter::new(key_columns.iter().map(|c| SortField::new(c.data_type().clone())).collect())?;
+    let converter = RowConverter::new(
+        key_columns
+            .iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )?;
     let rows = converter.convert_columns(&key_columns)?;
     let mut seen = HashSet::with_capacity(rows.num_rows());
     Ok(rows.iter().map(|r| Some(seen.insert(r))).collect())
@@ -167,8 +205,14 @@ fn sort(batch: &RecordBatch, table: &TableDef) -> Result<RecordBatch> {
         .sort_key
         .iter()
         .map(|k| {
-            let values = batch.column_by_name(k).cloned().ok_or_else(|| Error::Other(format!("no sort column {k}")))?;
-            Ok(SortColumn { values, options: None })
+            let values = batch
+                .column_by_name(k)
+                .cloned()
+                .ok_or_else(|| Error::Other(format!("no sort column {k}")))?;
+            Ok(SortColumn {
+                values,
+                options: None,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let indices = lexsort_to_indices(&columns, None)?;
@@ -177,13 +221,19 @@ fn sort(batch: &RecordBatch, table: &TableDef) -> Result<RecordBatch> {
 
 /// Parquet as every downstream reader wants it: zstd, µs UTC timestamps (from the schema),
 /// dictionary pages, bloom filters on the agent columns reports filter on.
-fn write_parquet(batch: &RecordBatch, table: &TableDef, options: &WriteOptions) -> parquet::errors::Result<Bytes> {
+fn write_parquet(
+    batch: &RecordBatch,
+    table: &TableDef,
+    options: &WriteOptions,
+) -> parquet::errors::Result<Bytes> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("connect-lake {}", env!("CARGO_PKG_VERSION")));
     if !options.page_index {
-        props = props.set_statistics_enabled(EnabledStatistics::Chunk).set_offset_index_disabled(true);
+        props = props
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true);
     }
     for column in ["agent_id", "username", "contact_id"] {
         if table.column_index(column).is_some() {
@@ -200,9 +250,9 @@ fn write_parquet(batch: &RecordBatch, table: &TableDef, options: &WriteOptions) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use arrow::array::{StringArray, TimestampMicrosecondArray};
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
 
     fn table() -> TableDef {
         serde_json::from_str(
@@ -220,7 +270,10 @@ mod tests {
             schema.clone(),
             vec![
                 Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-                Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1)).with_timezone("UTC")),
+                Arc::new(
+                    TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))
+                        .with_timezone("UTC"),
+                ),
                 Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
             ],
         )
@@ -230,34 +283,72 @@ mod tests {
     fn values(b: &RecordBatch) -> Vec<String> {
         use arrow::array::AsArray;
         (0..b.num_rows())
-            .map(|i| format!("{}:{}", b.column(0).as_string::<i32>().value(i), b.column(2).as_string::<i32>().value(i)))
+            .map(|i| {
+                format!(
+                    "{}:{}",
+                    b.column(0).as_string::<i32>().value(i),
+                    b.column(2).as_string::<i32>().value(i)
+                )
+            })
             .collect()
     }
 
     #[tokio::test]
     async fn merge_dedups_keeps_lake_rows_and_skips_needless_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let lake = Location::parse(dir.path().to_str().unwrap(), &Default::default(), false).unwrap();
+        let lake =
+            Location::parse(dir.path().to_str().unwrap(), &Default::default(), false).unwrap();
         let t = table();
         let schema = t.arrow_schema().unwrap();
         let opts = WriteOptions::default();
-        let first = batch(&schema, &[("b", 20, "first"), ("a", 10, "first"), ("b", 20, "again")]);
-        let out = commit_day(&lake, &t, &schema, 0, vec![first], &opts).await.unwrap();
-        assert_eq!(out, DayOutcome { rows_before: 0, written: 2, duplicates: 1 });
+        let first = batch(
+            &schema,
+            &[("b", 20, "first"), ("a", 10, "first"), ("b", 20, "again")],
+        );
+        let out = commit_day(&lake, &t, &schema, 0, vec![first], &opts)
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            DayOutcome {
+                rows_before: 0,
+                written: 2,
+                duplicates: 1
+            }
+        );
         let file = dir.path().join("t/dt=1970-01-01").join(PART_FILE);
         let before = std::fs::read(&file).unwrap();
 
         let rerun = batch(&schema, &[("a", 10, "later")]);
-        let out = commit_day(&lake, &t, &schema, 0, vec![rerun], &opts).await.unwrap();
-        assert_eq!(out, DayOutcome { rows_before: 2, written: 0, duplicates: 1 });
-        assert_eq!(std::fs::read(&file).unwrap(), before, "a rerun rewrites nothing");
+        let out = commit_day(&lake, &t, &schema, 0, vec![rerun], &opts)
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            DayOutcome {
+                rows_before: 2,
+                written: 0,
+                duplicates: 1
+            }
+        );
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            before,
+            "a rerun rewrites nothing"
+        );
 
         let late = batch(&schema, &[("c", 5, "late")]);
-        commit_day(&lake, &t, &schema, 0, vec![late], &opts).await.unwrap();
-        let back = read_existing(&lake, &lake.child(&format!("t/dt=1970-01-01/{PART_FILE}")), &schema)
+        commit_day(&lake, &t, &schema, 0, vec![late], &opts)
             .await
-            .unwrap()
             .unwrap();
+        let back = read_existing(
+            &lake,
+            &lake.child(&format!("t/dt=1970-01-01/{PART_FILE}")),
+            &schema,
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!(values(&back), vec!["c:late", "a:first", "b:first"]);
         assert!(!dir.path().join("t/dt=1970-01-01").join(TMP_FILE).exists());
     }
@@ -268,7 +359,11 @@ mod tests {
         let schema = t.arrow_schema().unwrap();
         let old_schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Utf8, false),
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
         ]));
         let old = RecordBatch::try_new(
             old_schema,

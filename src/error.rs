@@ -9,10 +9,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The user asked for something that cannot work as asked: exit code 2.
     #[error("{message}")]
-    Usage { message: String, hint: Option<String> },
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
 
     #[error("{url}: not a connect-lake lake ({reason})")]
-    NotALake { url: String, reason: String },
+    NotALake {
+        url: String,
+        reason: String,
+        hint: &'static str,
+    },
 
     #[error("{url}: {source}")]
     Store {
@@ -50,11 +57,17 @@ pub enum Error {
 
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
-        Error::Usage { message: message.into(), hint: None }
+        Error::Usage {
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn usage_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Usage { message: message.into(), hint: Some(hint.into()) }
+        Error::Usage {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 
     /// Usage errors are the user's to fix by changing the command: exit code 2.
@@ -65,7 +78,7 @@ impl Error {
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::Usage { hint, .. } => hint.as_deref(),
-            Error::NotALake { .. } => Some("run `connect-lake etl --lake …` first, or point --lake at an existing lake"),
+            Error::NotALake { hint, .. } => Some(hint),
             _ => None,
         }
     }

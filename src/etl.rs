@@ -2,9 +2,9 @@
 //! was lost (read = written + duplicates + rejected). Owns the order of the stages and the
 //! rejects files; each stage's logic lives in its own module.
 
-use std::collections::BTreeSet;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 use crate::commit::{self, WriteOptions};
 use crate::decode::{self, Reject, agent_events::AgentEventDecoder};
@@ -89,9 +89,15 @@ pub async fn run(options: EtlOptions) -> Result<Summary> {
         let def = schema::table(name)?;
         defs.push((def, def.arrow_schema()?));
     }
-    let staged_tables: Vec<(&str, arrow::datatypes::SchemaRef)> =
-        defs.iter().map(|(d, s)| (d.name.as_str(), s.clone())).collect();
-    let mut staging = Staging::new(&staged_tables, options.memory_budget, options.spill_dir.as_deref())?;
+    let staged_tables: Vec<(&str, arrow::datatypes::SchemaRef)> = defs
+        .iter()
+        .map(|(d, s)| (d.name.as_str(), s.clone()))
+        .collect();
+    let mut staging = Staging::new(
+        &staged_tables,
+        options.memory_budget,
+        options.spill_dir.as_deref(),
+    )?;
 
     let total_bytes: u64 = objects.iter().map(|o| o.meta.size).sum();
     let progress = crate::progress::bar(options.progress, total_bytes);
@@ -101,11 +107,23 @@ pub async fn run(options: EtlOptions) -> Result<Summary> {
         let bytes = object.read().await?;
         summary.files += 1;
         summary.bytes += bytes.len() as u64;
-        let rejects = decode_object(object, &bytes, &mut decoder, &mut staging, &defs, &mut summary)?;
+        let rejects = decode_object(
+            object,
+            &bytes,
+            &mut decoder,
+            &mut staging,
+            &defs,
+            &mut summary,
+        )?;
         summary.rejected += rejects.len() as u64;
         for r in &rejects {
             if summary.reject_messages.len() < MAX_REJECT_MESSAGES {
-                summary.reject_messages.push(format!("{} at byte {}: {}", object.url(), r.offset, r.reason));
+                summary.reject_messages.push(format!(
+                    "{} at byte {}: {}",
+                    object.url(),
+                    r.offset,
+                    r.reason
+                ));
             }
         }
         write_rejects(&options.lake, table_names[0], &object.url(), &rejects).await?;
@@ -118,7 +136,9 @@ pub async fn run(options: EtlOptions) -> Result<Summary> {
     for (t, (def, schema)) in defs.iter().enumerate() {
         for day in staging.days(t) {
             let batches = staging.take_day(t, day)?;
-            let outcome = commit::commit_day(&options.lake, def, schema, day, batches, &options.write).await?;
+            let outcome =
+                commit::commit_day(&options.lake, def, schema, day, batches, &options.write)
+                    .await?;
             if outcome.written > 0 {
                 touched.insert(partition::partition_dir(&def.name, day));
             }
@@ -131,7 +151,10 @@ pub async fn run(options: EtlOptions) -> Result<Summary> {
         }
     }
     summary.partitions_touched = touched.into_iter().collect();
-    debug_assert_eq!(summary.records_read, summary.written + summary.duplicates + summary.rejected);
+    debug_assert_eq!(
+        summary.records_read,
+        summary.written + summary.duplicates + summary.rejected
+    );
     Ok(summary)
 }
 
@@ -150,15 +173,19 @@ fn decode_object(
         Err(e) => {
             // A broken gzip stream: the object is one reject, the run goes on.
             summary.records_read += 1;
-            rejects.push(Reject { offset: 0, reason: format!("gzip: {e}"), raw: bytes.to_vec() });
+            rejects.push(Reject {
+                offset: 0,
+                reason: format!("gzip: {e}"),
+                raw: bytes.to_vec(),
+            });
             return Ok(rejects);
         }
     };
     let mut failure = None;
     let records = decode::split_records(
         &text,
-        |record| {
-            let attempt = decoder.attempt(record);
+        |record, check_utf8| {
+            let attempt = decoder.attempt(record, check_utf8);
             if decoder.len() >= DECODE_BATCH_ROWS && failure.is_none() {
                 if let Err(e) = flush(decoder, staging, defs) {
                     failure = Some(e);
@@ -206,7 +233,12 @@ struct RejectLine<'a> {
 
 /// Writes the rejects of one source to `_rejected/<table>/<hash of source URL>.ndjson`. The
 /// name depends only on the source, so a rerun replaces the file with the same lines.
-async fn write_rejects(lake: &Location, table: &str, source_url: &str, rejects: &[Reject]) -> Result<()> {
+async fn write_rejects(
+    lake: &Location,
+    table: &str,
+    source_url: &str,
+    rejects: &[Reject],
+) -> Result<()> {
     if rejects.is_empty() {
         return Ok(());
     }
@@ -216,18 +248,33 @@ async fn write_rejects(lake: &Location, table: &str, source_url: &str, rejects: 
             Ok(text) => (Some(text), None),
             Err(_) => {
                 use base64::Engine;
-                (None, Some(base64::engine::general_purpose::STANDARD.encode(&r.raw)))
+                (
+                    None,
+                    Some(base64::engine::general_purpose::STANDARD.encode(&r.raw)),
+                )
             }
         };
-        let line = RejectLine { source: source_url, offset: r.offset, reason: &r.reason, raw, raw_base64 };
+        let line = RejectLine {
+            source: source_url,
+            offset: r.offset,
+            reason: &r.reason,
+            raw,
+            raw_base64,
+        };
         serde_json::to_writer(&mut out, &line).map_err(|e| Error::Other(e.to_string()))?;
         out.push(b'\n');
     }
     let hash = twox_hash::XxHash64::oneshot(0, source_url.as_bytes());
-    let path = lake.child(&format!("{}/{table}/{hash:016x}.ndjson", lake::REJECTED_DIR));
+    let path = lake.child(&format!(
+        "{}/{table}/{hash:016x}.ndjson",
+        lake::REJECTED_DIR
+    ));
     lake.store
         .put(&path, PutPayload::from(out))
         .await
-        .map_err(|source| Error::Store { url: lake.url_of(&path), source })?;
+        .map_err(|source| Error::Store {
+            url: lake.url_of(&path),
+            source,
+        })?;
     Ok(())
 }

@@ -23,11 +23,16 @@ pub async fn ensure_lake(lake: &Location) -> Result<()> {
         Err(object_store::Error::NotFound { .. }) => {}
         Err(source) => return Err(lake.store_error(source)),
     }
-    let listing = lake.store.list_with_delimiter(Some(&lake.prefix)).await.map_err(|e| lake.store_error(e))?;
+    let listing = lake
+        .store
+        .list_with_delimiter(Some(&lake.prefix))
+        .await
+        .map_err(|e| lake.store_error(e))?;
     if !listing.objects.is_empty() || !listing.common_prefixes.is_empty() {
         return Err(Error::NotALake {
             url: lake.url.clone(),
             reason: format!("it holds other data and no {MARKER}"),
+            hint: "give --lake a new or empty folder or prefix",
         });
     }
     lake.store
@@ -41,9 +46,11 @@ pub async fn ensure_lake(lake: &Location) -> Result<()> {
 pub async fn check_lake(lake: &Location) -> Result<()> {
     match lake.store.head(&lake.child(MARKER)).await {
         Ok(_) => Ok(()),
-        Err(object_store::Error::NotFound { .. }) => {
-            Err(Error::NotALake { url: lake.url.clone(), reason: format!("no {MARKER}") })
-        }
+        Err(object_store::Error::NotFound { .. }) => Err(Error::NotALake {
+            url: lake.url.clone(),
+            reason: format!("no {MARKER}"),
+            hint: "run `connect-lake etl --lake …` first, or point --lake at an existing lake",
+        }),
         Err(source) => Err(lake.store_error(source)),
     }
 }

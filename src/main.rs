@@ -22,7 +22,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("connect-lake: error: cannot start the runtime: {e}");
@@ -33,9 +36,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("connect-lake: error: {}", chain(&e));
-            if let Some(hint) = e.hint() {
-                eprintln!("hint: {hint}");
+            // One line: scripts grep it, people read it.
+            match e.hint() {
+                Some(hint) => eprintln!("connect-lake: error: {} (hint: {hint})", chain(&e)),
+                None => eprintln!("connect-lake: error: {}", chain(&e)),
             }
             ExitCode::from(if e.is_usage() { 2 } else { 1 })
         }

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use arrow::array::Array;
 use arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
@@ -22,11 +23,18 @@ pub enum Format {
 }
 
 fn io(e: std::io::Error) -> Error {
-    Error::Io { path: "<stdout>".into(), source: e }
+    Error::Io {
+        path: "<stdout>".into(),
+        source: e,
+    }
 }
 
 /// Streams `stream` to `out` in `format`; only `table` holds the result in memory.
-pub async fn write_stream(mut stream: SendableRecordBatchStream, format: Format, out: &mut dyn Write) -> Result<()> {
+pub async fn write_stream(
+    mut stream: SendableRecordBatchStream,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<()> {
     match format {
         Format::Table => {
             let mut batches = Vec::new();
@@ -36,14 +44,16 @@ pub async fn write_stream(mut stream: SendableRecordBatchStream, format: Format,
             write_table(&batches, &stream.schema(), out)
         }
         Format::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
             let mut wrote = false;
             while let Some(b) = stream.next().await {
-                writer.write(&b?)?;
+                writer.write(&nested_as_text(&b?)?)?;
                 wrote = true;
             }
             if !wrote {
-                writer.write(&RecordBatch::new_empty(stream.schema()))?;
+                writer.write(&nested_as_text(&RecordBatch::new_empty(stream.schema()))?)?;
             }
             Ok(())
         }
@@ -67,7 +77,52 @@ pub async fn write_stream(mut stream: SendableRecordBatchStream, format: Format,
     }
 }
 
-fn write_table(batches: &[RecordBatch], schema: &arrow::datatypes::SchemaRef, out: &mut dyn Write) -> Result<()> {
+/// CSV has no lists or structs: such columns are written as their display text
+/// (`[{arn: …, name: …}]`), the way the table format shows them.
+fn nested_as_text(batch: &RecordBatch) -> Result<RecordBatch> {
+    use arrow::array::{ArrayRef, StringBuilder};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.data_type().is_nested())
+    {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default().with_null("");
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if field.data_type().is_nested() {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            let mut text = StringBuilder::new();
+            for i in 0..column.len() {
+                if column.is_null(i) {
+                    text.append_null();
+                } else {
+                    text.append_value(formatter.value(i).to_string());
+                }
+            }
+            fields.push(Field::new(field.name(), DataType::Utf8, true));
+            columns.push(std::sync::Arc::new(text.finish()));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+fn write_table(
+    batches: &[RecordBatch],
+    schema: &arrow::datatypes::SchemaRef,
+    out: &mut dyn Write,
+) -> Result<()> {
     let text = if batches.iter().all(|b| b.num_rows() == 0) {
         arrow::util::pretty::pretty_format_batches(&[RecordBatch::new_empty(schema.clone())])?
     } else {

@@ -43,9 +43,15 @@ pub fn split_by_day(batch: &RecordBatch, ts_column: &str) -> Result<Vec<(i32, Re
     let ts = batch
         .column_by_name(ts_column)
         .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-        .ok_or_else(|| Error::Other(format!("partition column {ts_column} is not a µs timestamp")))?;
+        .ok_or_else(|| {
+            Error::Other(format!(
+                "partition column {ts_column} is not a µs timestamp"
+            ))
+        })?;
     if ts.null_count() > 0 {
-        return Err(Error::Other(format!("partition column {ts_column} has nulls")));
+        return Err(Error::Other(format!(
+            "partition column {ts_column} has nulls"
+        )));
     }
     let days: Vec<i32> = ts.values().iter().map(|&t| day_of(t)).collect();
     if days.iter().all(|&d| d == days[0]) {
@@ -80,14 +86,26 @@ pub struct Staging {
 impl Staging {
     /// `budget` bytes of Arrow data stay in memory; beyond it everything staged so far goes to
     /// IPC files under `spill_parent` (the system temp folder when `None`).
-    pub fn new(tables: &[(&str, SchemaRef)], budget: usize, spill_parent: Option<&std::path::Path>) -> Result<Self> {
+    pub fn new(
+        tables: &[(&str, SchemaRef)],
+        budget: usize,
+        spill_parent: Option<&std::path::Path>,
+    ) -> Result<Self> {
         let spill_dir = match spill_parent {
-            Some(p) => tempfile::Builder::new().prefix("connect-lake-").tempdir_in(p),
+            Some(p) => tempfile::Builder::new()
+                .prefix("connect-lake-")
+                .tempdir_in(p),
             None => tempfile::Builder::new().prefix("connect-lake-").tempdir(),
         }
-        .map_err(|source| Error::Io { path: spill_parent.unwrap_or(&std::env::temp_dir()).to_path_buf(), source })?;
+        .map_err(|source| Error::Io {
+            path: spill_parent.unwrap_or(&std::env::temp_dir()).to_path_buf(),
+            source,
+        })?;
         Ok(Staging {
-            tables: tables.iter().map(|(n, s)| (n.to_string(), s.clone(), BTreeMap::new())).collect(),
+            tables: tables
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.clone(), BTreeMap::new()))
+                .collect(),
             in_memory: 0,
             budget,
             spill_dir,
@@ -117,8 +135,14 @@ impl Staging {
                     continue;
                 }
                 self.spills += 1;
-                let path = self.spill_dir.path().join(format!("{name}-{day}-{}.arrow", self.spills));
-                let io = |source| Error::Io { path: path.clone(), source };
+                let path = self
+                    .spill_dir
+                    .path()
+                    .join(format!("{name}-{day}-{}.arrow", self.spills));
+                let io = |source| Error::Io {
+                    path: path.clone(),
+                    source,
+                };
                 let file = File::create(&path).map_err(io)?;
                 let mut writer = FileWriter::try_new(std::io::BufWriter::new(file), schema)?;
                 for b in stage.batches.drain(..) {
@@ -139,10 +163,15 @@ impl Staging {
 
     /// Takes one day's rows of table `t`, in input order, reading spilled parts back.
     pub fn take_day(&mut self, t: usize, day: i32) -> Result<Vec<RecordBatch>> {
-        let Some(stage) = self.tables[t].2.remove(&day) else { return Ok(Vec::new()) };
+        let Some(stage) = self.tables[t].2.remove(&day) else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         for path in &stage.spilled {
-            let file = File::open(path).map_err(|source| Error::Io { path: path.clone(), source })?;
+            let file = File::open(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
             for b in FileReader::try_new(std::io::BufReader::new(file), None)? {
                 out.push(b?);
             }
@@ -167,17 +196,28 @@ mod tests {
     fn days_are_utc_calendar_days() {
         assert_eq!(dt_label(day_of(0)), "1970-01-01");
         assert_eq!(dt_label(day_of(-1)), "1969-12-31");
-        let t = chrono::DateTime::parse_from_rfc3339("2026-11-24T23:59:59.999999Z").unwrap().timestamp_micros();
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-24T23:59:59.999999Z")
+            .unwrap()
+            .timestamp_micros();
         assert_eq!(dt_label(day_of(t)), "2026-11-24");
         assert_eq!(dt_label(day_of(t + 1)), "2026-11-25");
         // 23:30 in New York on the 24th is the 25th in UTC: the partition is the UTC day.
-        let ny = chrono::DateTime::parse_from_rfc3339("2026-11-24T23:30:00-05:00").unwrap().timestamp_micros();
-        assert_eq!(partition_dir("agent_events", day_of(ny)), "agent_events/dt=2026-11-25");
+        let ny = chrono::DateTime::parse_from_rfc3339("2026-11-24T23:30:00-05:00")
+            .unwrap()
+            .timestamp_micros();
+        assert_eq!(
+            partition_dir("agent_events", day_of(ny)),
+            "agent_events/dt=2026-11-25"
+        );
     }
 
     fn batch(ts: Vec<i64>) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
             Field::new("n", DataType::Int32, false),
         ]));
         let n = Int32Array::from_iter_values(0..ts.len() as i32);
@@ -191,7 +231,15 @@ mod tests {
         let parts = split_by_day(&batch(vec![d + 5, 5, d + 1, 7]), "ts").unwrap();
         let summary: Vec<(i32, Vec<i32>)> = parts
             .iter()
-            .map(|(day, b)| (*day, b.column(1).as_primitive::<arrow::datatypes::Int32Type>().values().to_vec()))
+            .map(|(day, b)| {
+                (
+                    *day,
+                    b.column(1)
+                        .as_primitive::<arrow::datatypes::Int32Type>()
+                        .values()
+                        .to_vec(),
+                )
+            })
             .collect();
         assert_eq!(summary, vec![(0, vec![1, 3]), (1, vec![0, 2])]);
     }

@@ -15,7 +15,10 @@ pub const PARTITION_COLUMN: &str = "dt";
 /// Every table's JSON definition, in the order tables are registered.
 const SOURCES: &[(&str, &str)] = &[
     ("agent_events", include_str!("../schemas/agent_events.json")),
-    ("agent_event_contacts", include_str!("../schemas/agent_event_contacts.json")),
+    (
+        "agent_event_contacts",
+        include_str!("../schemas/agent_event_contacts.json"),
+    ),
 ];
 
 /// One table as `schemas/<table>.json` declares it.
@@ -103,7 +106,10 @@ pub fn table(name: &str) -> Result<&'static TableDef> {
     tables()?
         .iter()
         .find(|t| t.name == name)
-        .ok_or_else(|| Error::Schema { table: name.into(), reason: "no such table".into() })
+        .ok_or_else(|| Error::Schema {
+            table: name.into(),
+            reason: "no such table".into(),
+        })
 }
 
 /// Parses a Hive type spelling into an Arrow type. Timestamps are microseconds, UTC-adjusted:
@@ -126,8 +132,9 @@ pub fn parse_type(text: &str) -> std::result::Result<DataType, String> {
             let fields = split_top_level(&t[7..t.len() - 1])
                 .into_iter()
                 .map(|member| {
-                    let (name, ty) =
-                        member.split_once(':').ok_or_else(|| format!("bad struct member {member:?}"))?;
+                    let (name, ty) = member
+                        .split_once(':')
+                        .ok_or_else(|| format!("bad struct member {member:?}"))?;
                     Ok(Field::new(name.trim(), parse_type(ty)?, true))
                 })
                 .collect::<std::result::Result<Vec<_>, String>>()?;
@@ -164,12 +171,31 @@ mod tests {
     fn every_embedded_schema_parses_and_names_existing_columns() {
         for t in tables().unwrap() {
             t.arrow_schema().unwrap();
-            for key in t.primary_key.iter().chain(&t.sort_key).chain([&t.partition_timestamp]) {
-                assert!(t.column_index(key).is_some(), "{}: key column {key} missing", t.name);
+            for key in t
+                .primary_key
+                .iter()
+                .chain(&t.sort_key)
+                .chain([&t.partition_timestamp])
+            {
+                assert!(
+                    t.column_index(key).is_some(),
+                    "{}: key column {key} missing",
+                    t.name
+                );
             }
             for c in &t.columns {
-                assert_eq!(c.name, c.name.to_ascii_lowercase(), "{}: names are snake_case", t.name);
-                assert!(!c.description.is_empty(), "{}.{} has no description", t.name, c.name);
+                assert_eq!(
+                    c.name,
+                    c.name.to_ascii_lowercase(),
+                    "{}: names are snake_case",
+                    t.name
+                );
+                assert!(
+                    !c.description.is_empty(),
+                    "{}.{} has no description",
+                    t.name,
+                    c.name
+                );
             }
         }
     }
@@ -177,8 +203,12 @@ mod tests {
     #[test]
     fn nested_types_parse() {
         let dt = parse_type("array<struct<arn:string,name:string>>").unwrap();
-        let DataType::List(item) = dt else { panic!("not a list: {dt}") };
-        let DataType::Struct(fields) = item.data_type() else { panic!("not a struct") };
+        let DataType::List(item) = dt else {
+            panic!("not a list: {dt}")
+        };
+        let DataType::Struct(fields) = item.data_type() else {
+            panic!("not a struct")
+        };
         assert_eq!(fields.len(), 2);
         assert_eq!(fields[1].name(), "name");
         assert!(parse_type("map<string,string>").is_err());

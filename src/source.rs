@@ -26,8 +26,14 @@ impl InputObject {
             .store
             .get(&self.meta.location)
             .await
-            .map_err(|source| Error::Store { url: self.url(), source })?;
-        got.bytes().await.map_err(|source| Error::Store { url: self.url(), source })
+            .map_err(|source| Error::Store {
+                url: self.url(),
+                source,
+            })?;
+        got.bytes().await.map_err(|source| Error::Store {
+            url: self.url(),
+            source,
+        })
     }
 }
 
@@ -42,11 +48,17 @@ pub async fn list_inputs(inputs: &[Location]) -> Result<Vec<InputObject>> {
         for meta in objects {
             let hidden = meta.location.filename().is_some_and(|f| f.starts_with('.'));
             if !hidden {
-                out.push(InputObject { location: location.clone(), meta });
+                out.push(InputObject {
+                    location: location.clone(),
+                    meta,
+                });
             }
         }
         if out.len() == before {
-            return Err(Error::usage(format!("{}: no input objects there", location.url)));
+            return Err(Error::usage(format!(
+                "{}: no input objects there",
+                location.url
+            )));
         }
     }
     Ok(out)

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use futures::TryStreamExt;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, aws::AmazonS3Builder, local::LocalFileSystem, path::Path};
+use object_store::{
+    ObjectMeta, ObjectStore, ObjectStoreExt, aws::AmazonS3Builder, local::LocalFileSystem,
+    path::Path,
+};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -52,14 +55,19 @@ impl Location {
 
     fn local(path: &std::path::Path, create: bool) -> Result<Location> {
         if create && !path.exists() {
-            std::fs::create_dir_all(path)
-                .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+            std::fs::create_dir_all(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
         let absolute = std::fs::canonicalize(path).map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
                 Error::usage(format!("{}: no such file or directory", path.display()))
             } else {
-                Error::Io { path: path.to_path_buf(), source }
+                Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
             }
         })?;
         let prefix = Path::from_absolute_path(&absolute).map_err(|e| {
@@ -87,12 +95,20 @@ impl Location {
         if s3.allow_http {
             builder = builder.with_allow_http(true);
         }
-        let store = builder.build().map_err(|source| Error::Store { url: url.to_string(), source })?;
+        let store = builder.build().map_err(|source| Error::Store {
+            url: url.to_string(),
+            source,
+        })?;
         let prefix = Path::parse(url.path().trim_start_matches('/'))
             .map_err(|e| Error::usage(format!("{url}: bad object path: {e}")))?;
         let store_url = Url::parse(&format!("s3://{bucket}"))
             .map_err(|e| Error::usage(format!("{url}: {e}")))?;
-        Ok(Location { store: Arc::new(store), prefix, url: url.to_string(), store_url })
+        Ok(Location {
+            store: Arc::new(store),
+            prefix,
+            url: url.to_string(),
+            store_url,
+        })
     }
 
     /// A path below this location's prefix.
@@ -130,7 +146,10 @@ impl Location {
     }
 
     pub fn store_error(&self, source: object_store::Error) -> Error {
-        Error::Store { url: self.url.clone(), source }
+        Error::Store {
+            url: self.url.clone(),
+            source,
+        }
     }
 }
 
@@ -141,11 +160,15 @@ mod tests {
     #[test]
     fn local_paths_and_file_urls_agree() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Location::parse(dir.path().to_str().unwrap(), &S3Options::default(), false).unwrap();
+        let a =
+            Location::parse(dir.path().to_str().unwrap(), &S3Options::default(), false).unwrap();
         let url = format!("file://{}", dir.path().display());
         let b = Location::parse(&url, &S3Options::default(), false).unwrap();
         assert_eq!(a.prefix, b.prefix);
-        assert_eq!(a.child("x/dt=2026-01-01").to_string(), format!("{}/x/dt=2026-01-01", a.prefix));
+        assert_eq!(
+            a.child("x/dt=2026-01-01").to_string(),
+            format!("{}/x/dt=2026-01-01", a.prefix)
+        );
     }
 
     #[test]

@@ -138,7 +138,12 @@ struct Contact<'a> {
     state_start_timestamp: Str<'a>,
     #[serde(borrow, rename = "ConnectedToAgentTimestamp")]
     connected_to_agent_timestamp: Str<'a>,
-    #[serde(borrow, rename = "QueueTimestamp", alias = "EnqueuedTimestamp", alias = "EnqueueTimestamp")]
+    #[serde(
+        borrow,
+        rename = "QueueTimestamp",
+        alias = "EnqueuedTimestamp",
+        alias = "EnqueueTimestamp"
+    )]
     queue_timestamp: Str<'a>,
     #[serde(borrow, rename = "Queue")]
     queue: Option<Named<'a>>,
@@ -155,27 +160,43 @@ pub struct AgentArn<'a> {
 
 pub fn parse_agent_arn(arn: &str) -> Option<AgentArn<'_>> {
     let mut fields = arn.splitn(6, ':');
-    let (Some("arn"), Some(_partition), Some("connect"), Some(_region), Some(_account), Some(resource)) = (
+    let (
+        Some("arn"),
+        Some(_partition),
+        Some("connect"),
+        Some(_region),
+        Some(_account),
+        Some(resource),
+    ) = (
         fields.next(),
         fields.next(),
         fields.next(),
         fields.next(),
         fields.next(),
         fields.next(),
-    ) else {
+    )
+    else {
         return None;
     };
     let mut parts = resource.split('/');
-    let (Some("instance"), Some(instance_id), Some("agent"), Some(agent_id), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some("instance"), Some(instance_id), Some("agent"), Some(agent_id), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return None;
     };
     if instance_id.is_empty() || agent_id.is_empty() {
         return None;
     }
     let instance_end = arn.len() - resource.len() + "instance/".len() + instance_id.len();
-    Some(AgentArn { instance_arn: &arn[..instance_end], instance_id, agent_id })
+    Some(AgentArn {
+        instance_arn: &arn[..instance_end],
+        instance_id,
+        agent_id,
+    })
 }
 
 /// Parses an ISO-8601 timestamp to UTC microseconds. Connect writes `…T18:43:59.049Z`; an
@@ -299,13 +320,25 @@ impl AgentEventDecoder {
         let queue_fields = match events_schema.field_with_name("inbound_queues")?.data_type() {
             DataType::List(item) => match item.data_type() {
                 DataType::Struct(fields) => fields.clone(),
-                other => return Err(Error::Other(format!("inbound_queues items are {other}, not structs"))),
+                other => {
+                    return Err(Error::Other(format!(
+                        "inbound_queues items are {other}, not structs"
+                    )));
+                }
             },
-            other => return Err(Error::Other(format!("inbound_queues is {other}, not a list"))),
+            other => {
+                return Err(Error::Other(format!(
+                    "inbound_queues is {other}, not a list"
+                )));
+            }
         };
         let utc = |b: TimestampMicrosecondBuilder| b.with_timezone("UTC");
         let inbound_queues = ListBuilder::new(StructBuilder::from_fields(queue_fields.clone(), 0))
-            .with_field(Arc::new(Field::new("item", DataType::Struct(queue_fields.clone()), true)));
+            .with_field(Arc::new(Field::new(
+                "item",
+                DataType::Struct(queue_fields.clone()),
+                true,
+            )));
         Ok(AgentEventDecoder {
             events_schema,
             contacts_schema,
@@ -357,8 +390,8 @@ impl AgentEventDecoder {
     }
 
     /// Tries to decode one record at the start of `bytes` (see [`super::split_records`]).
-    pub fn attempt(&mut self, bytes: &[u8]) -> Attempt {
-        attempt_json::<RawEvent>(bytes, |raw| {
+    pub fn attempt(&mut self, bytes: &[u8], check_utf8: bool) -> Attempt {
+        attempt_json::<RawEvent>(bytes, check_utf8, |raw| {
             let checked = check(&raw)?;
             self.append(&checked);
             Ok(())
@@ -378,25 +411,38 @@ impl AgentEventDecoder {
         self.event_type.append_value(e.event_type);
         self.event_ts.append_value(e.event_ts);
         self.version.append_option(raw.version.as_deref());
-        self.aws_account_id.append_option(raw.aws_account_id.as_deref());
-        self.instance_arn.append_value(raw.instance_arn.as_deref().unwrap_or(e.agent.instance_arn));
+        self.aws_account_id
+            .append_option(raw.aws_account_id.as_deref());
+        self.instance_arn
+            .append_value(raw.instance_arn.as_deref().unwrap_or(e.agent.instance_arn));
         self.instance_id.append_value(e.agent.instance_id);
-        self.agent_arn.append_value(raw.agent_arn.as_deref().unwrap_or_default());
+        self.agent_arn
+            .append_value(raw.agent_arn.as_deref().unwrap_or_default());
         self.agent_id.append_value(e.agent.agent_id);
-        self.username.append_option(conf.and_then(|c| c.username.as_deref()));
-        self.first_name.append_option(conf.and_then(|c| c.first_name.as_deref()));
-        self.last_name.append_option(conf.and_then(|c| c.last_name.as_deref()));
+        self.username
+            .append_option(conf.and_then(|c| c.username.as_deref()));
+        self.first_name
+            .append_option(conf.and_then(|c| c.first_name.as_deref()));
+        self.last_name
+            .append_option(conf.and_then(|c| c.last_name.as_deref()));
         self.rp_arn.append_option(rp.and_then(|r| r.arn.as_deref()));
-        self.rp_name.append_option(rp.and_then(|r| r.name.as_deref()));
+        self.rp_name
+            .append_option(rp.and_then(|r| r.name.as_deref()));
         let outbound = rp.and_then(|r| r.default_outbound_queue.as_ref());
-        self.outbound_arn.append_option(outbound.and_then(|q| q.arn.as_deref()));
-        self.outbound_name.append_option(outbound.and_then(|q| q.name.as_deref()));
+        self.outbound_arn
+            .append_option(outbound.and_then(|q| q.arn.as_deref()));
+        self.outbound_name
+            .append_option(outbound.and_then(|q| q.name.as_deref()));
         match rp.and_then(|r| r.inbound_queues.as_ref()) {
             Some(queues) => {
                 let items = self.inbound_queues.values();
                 for q in queues {
-                    items.field_builder::<StringBuilder>(0).map(|b| b.append_option(q.arn.as_deref()));
-                    items.field_builder::<StringBuilder>(1).map(|b| b.append_option(q.name.as_deref()));
+                    items
+                        .field_builder::<StringBuilder>(0)
+                        .map(|b| b.append_option(q.arn.as_deref()));
+                    items
+                        .field_builder::<StringBuilder>(1)
+                        .map(|b| b.append_option(q.name.as_deref()));
                     items.append(true);
                 }
                 self.inbound_queues.append(true);
@@ -415,13 +461,18 @@ impl AgentEventDecoder {
             arn_b.append_option(level.and_then(|l| l.arn.as_deref()));
             name_b.append_option(level.and_then(|l| l.name.as_deref()));
         }
-        self.status_arn.append_option(status.and_then(|s| s.arn.as_deref()));
-        self.status_name.append_option(status.and_then(|s| s.name.as_deref()));
-        self.status_type.append_option(status.and_then(|s| s.kind.as_deref()));
+        self.status_arn
+            .append_option(status.and_then(|s| s.arn.as_deref()));
+        self.status_name
+            .append_option(status.and_then(|s| s.name.as_deref()));
+        self.status_type
+            .append_option(status.and_then(|s| s.kind.as_deref()));
         self.status_start.append_option(e.status_start);
-        self.next_status_name.append_option(next.and_then(|s| s.name.as_deref()));
+        self.next_status_name
+            .append_option(next.and_then(|s| s.name.as_deref()));
         self.next_status_enqueued.append_option(e.next_enqueued);
-        self.prev_status_name.append_option(prev.and_then(|s| s.name.as_deref()));
+        self.prev_status_name
+            .append_option(prev.and_then(|s| s.name.as_deref()));
         self.prev_status_start.append_option(e.prev_start);
         self.contact_count.append_value(e.contacts.len() as i32);
         self.rows += 1;
@@ -431,18 +482,24 @@ impl AgentEventDecoder {
             c.event_id.append_value(e.event_id);
             c.event_ts.append_value(e.event_ts);
             c.instance_id.append_value(e.agent.instance_id);
-            c.agent_arn.append_value(raw.agent_arn.as_deref().unwrap_or_default());
+            c.agent_arn
+                .append_value(raw.agent_arn.as_deref().unwrap_or_default());
             c.agent_id.append_value(e.agent.agent_id);
             c.contact_id.append_option(contact.contact_id.as_deref());
-            c.initial_contact_id.append_option(contact.initial_contact_id.as_deref());
-            c.channel.append_option(contact.channel.as_deref().map(normalize_channel));
-            c.initiation_method.append_option(contact.initiation_method.as_deref().map(upper));
+            c.initial_contact_id
+                .append_option(contact.initial_contact_id.as_deref());
+            c.channel
+                .append_option(contact.channel.as_deref().map(normalize_channel));
+            c.initiation_method
+                .append_option(contact.initiation_method.as_deref().map(upper));
             c.state.append_option(contact.state.as_deref());
             c.state_start.append_option(*state_start);
             c.connected.append_option(*connected);
             c.queue_ts.append_option(*queued);
-            c.queue_arn.append_option(contact.queue.as_ref().and_then(|q| q.arn.as_deref()));
-            c.queue_name.append_option(contact.queue.as_ref().and_then(|q| q.name.as_deref()));
+            c.queue_arn
+                .append_option(contact.queue.as_ref().and_then(|q| q.arn.as_deref()));
+            c.queue_name
+                .append_option(contact.queue.as_ref().and_then(|q| q.name.as_deref()));
             c.rows += 1;
         }
     }
@@ -474,9 +531,15 @@ impl AgentEventDecoder {
             ("agent_status_type", s(&mut self.status_type)),
             ("agent_status_start_timestamp", tz(&mut self.status_start)),
             ("next_agent_status_name", s(&mut self.next_status_name)),
-            ("next_agent_status_enqueued_timestamp", tz(&mut self.next_status_enqueued)),
+            (
+                "next_agent_status_enqueued_timestamp",
+                tz(&mut self.next_status_enqueued),
+            ),
             ("previous_agent_status_name", s(&mut self.prev_status_name)),
-            ("previous_agent_status_start_timestamp", tz(&mut self.prev_status_start)),
+            (
+                "previous_agent_status_start_timestamp",
+                tz(&mut self.prev_status_start),
+            ),
             ("contact_count", Arc::new(self.contact_count.finish())),
         ];
         const LEVEL_NAMES: [(&str, &str); 5] = [
@@ -541,22 +604,41 @@ pub fn assemble(schema: &SchemaRef, mut columns: Vec<(&str, ArrayRef)>) -> Resul
 
 /// Everything that makes a record invalid, checked before anything is appended.
 fn check<'e, 'a>(raw: &'e RawEvent<'a>) -> std::result::Result<Checked<'e, 'a>, String> {
-    let event_id = raw.event_id.as_deref().filter(|s| !s.is_empty()).ok_or("missing EventId")?;
-    let event_type = raw.event_type.as_deref().filter(|s| !s.is_empty()).ok_or("missing EventType")?;
-    let ts_text = raw.event_timestamp.as_deref().ok_or("missing EventTimestamp")?;
+    let event_id = raw
+        .event_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or("missing EventId")?;
+    let event_type = raw
+        .event_type
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or("missing EventType")?;
+    let ts_text = raw
+        .event_timestamp
+        .as_deref()
+        .ok_or("missing EventTimestamp")?;
     let event_ts = parse_timestamp(ts_text)
         .ok_or_else(|| format!("EventTimestamp does not parse: {ts_text:?}"))?;
     let arn = raw.agent_arn.as_deref().ok_or("missing AgentARN")?;
-    let agent = parse_agent_arn(arn).ok_or_else(|| format!("AgentARN is not an agent ARN: {arn:?}"))?;
+    let agent =
+        parse_agent_arn(arn).ok_or_else(|| format!("AgentARN is not an agent ARN: {arn:?}"))?;
     let snap = raw.current.as_ref();
     let status = snap.and_then(|s| s.agent_status.as_ref());
-    let status_start = optional_ts("AgentStatus.StartTimestamp", &status.and_then(|s| s.start_timestamp.clone()))?;
+    let status_start = optional_ts(
+        "AgentStatus.StartTimestamp",
+        &status.and_then(|s| s.start_timestamp.clone()),
+    )?;
     let next = snap.and_then(|s| s.next_agent_status.as_ref());
-    let next_enqueued =
-        optional_ts("NextAgentStatus.EnqueuedTimestamp", &next.and_then(|s| s.enqueued_timestamp.clone()))?;
+    let next_enqueued = optional_ts(
+        "NextAgentStatus.EnqueuedTimestamp",
+        &next.and_then(|s| s.enqueued_timestamp.clone()),
+    )?;
     let prev = raw.previous.as_ref().and_then(|p| p.agent_status.as_ref());
-    let prev_start =
-        optional_ts("PreviousAgentSnapshot.AgentStatus.StartTimestamp", &prev.and_then(|s| s.start_timestamp.clone()))?;
+    let prev_start = optional_ts(
+        "PreviousAgentSnapshot.AgentStatus.StartTimestamp",
+        &prev.and_then(|s| s.start_timestamp.clone()),
+    )?;
     let mut contacts = Vec::new();
     for contact in snap.and_then(|s| s.contacts.as_deref()).unwrap_or_default() {
         if contact.contact_id.as_deref().is_none_or(str::is_empty) {
@@ -565,13 +647,29 @@ fn check<'e, 'a>(raw: &'e RawEvent<'a>) -> std::result::Result<Checked<'e, 'a>, 
         contacts.push((
             contact,
             [
-                optional_ts("Contact.StateStartTimestamp", &contact.state_start_timestamp)?,
-                optional_ts("Contact.ConnectedToAgentTimestamp", &contact.connected_to_agent_timestamp)?,
+                optional_ts(
+                    "Contact.StateStartTimestamp",
+                    &contact.state_start_timestamp,
+                )?,
+                optional_ts(
+                    "Contact.ConnectedToAgentTimestamp",
+                    &contact.connected_to_agent_timestamp,
+                )?,
                 optional_ts("Contact.QueueTimestamp", &contact.queue_timestamp)?,
             ],
         ));
     }
-    Ok(Checked { raw, event_id, event_type, event_ts, agent, status_start, next_enqueued, prev_start, contacts })
+    Ok(Checked {
+        raw,
+        event_id,
+        event_type,
+        event_ts,
+        agent,
+        status_start,
+        next_enqueued,
+        prev_start,
+        contacts,
+    })
 }
 
 #[cfg(test)]
@@ -586,11 +684,19 @@ mod tests {
         let a = parse_agent_arn(ARN).unwrap();
         assert_eq!(a.instance_id, "aaaa-1111");
         assert_eq!(a.agent_id, "bbbb-2222");
-        assert_eq!(a.instance_arn, "arn:aws:connect:us-east-1:123456789012:instance/aaaa-1111");
+        assert_eq!(
+            a.instance_arn,
+            "arn:aws:connect:us-east-1:123456789012:instance/aaaa-1111"
+        );
         let gov = "arn:aws-us-gov:connect:us-gov-west-1:1:instance/i/agent/a";
         assert_eq!(parse_agent_arn(gov).unwrap().agent_id, "a");
-        for bad in ["", "arn:aws:connect:r:1:instance/i", "arn:aws:s3:::b/instance/i/agent/a",
-                    "arn:aws:connect:r:1:instance/i/agent/", "arn:aws:connect:r:1:instance/i/agent/a/x"] {
+        for bad in [
+            "",
+            "arn:aws:connect:r:1:instance/i",
+            "arn:aws:s3:::b/instance/i/agent/a",
+            "arn:aws:connect:r:1:instance/i/agent/",
+            "arn:aws:connect:r:1:instance/i/agent/a/x",
+        ] {
             assert!(parse_agent_arn(bad).is_none(), "{bad}");
         }
     }
@@ -598,31 +704,46 @@ mod tests {
     #[test]
     fn timestamps_parse_to_utc_micros() {
         assert_eq!(parse_timestamp("1970-01-01T00:00:01.500Z"), Some(1_500_000));
-        assert_eq!(parse_timestamp("1970-01-01T01:00:01.5+01:00"), Some(1_500_000));
+        assert_eq!(
+            parse_timestamp("1970-01-01T01:00:01.5+01:00"),
+            Some(1_500_000)
+        );
         assert_eq!(parse_timestamp("1970-01-01T00:00:01.5"), Some(1_500_000));
         assert_eq!(parse_timestamp("yesterday"), None);
     }
 
     fn decode(json: &str) -> (RecordBatch, RecordBatch, Attempt) {
         let mut d = AgentEventDecoder::new().unwrap();
-        let a = d.attempt(json.as_bytes());
+        let a = d.attempt(json.as_bytes(), true);
         let (e, c) = d.finish().unwrap();
         (e, c, a)
     }
 
     #[test]
     fn field_spellings_of_all_versions_are_accepted() {
-        let old = format!(r#"{{"EventId":"e1","EventType":"STATE_CHANGE","EventTimestamp":"2026-11-24T10:00:00.000Z","AgentARN":"{ARN}",
+        let old = format!(
+            r#"{{"EventId":"e1","EventType":"STATE_CHANGE","EventTimestamp":"2026-11-24T10:00:00.000Z","AgentARN":"{ARN}",
             "CurrentAgentSnapshot":{{"Configuration":{{"UserName":"jdoe","HierarchyGroups":{{"Level2":{{"ARN":"h2","Name":"East"}}}}}},
             "Contacts":[{{"ContactId":"c1","Channel":"TASKS","InitiationMethod":"Api","State":"CONNECTED","EnqueueTimestamp":"2026-11-24T09:59:00Z"}}]}},
-            "Unknown":{{"x":[1,2]}}}}"#);
+            "Unknown":{{"x":[1,2]}}}}"#
+        );
         let (e, c, a) = decode(&old);
         assert!(matches!(a, Attempt::Ok(_)));
         assert_eq!(e.num_rows(), 1);
-        let col = |b: &RecordBatch, n: &str| b.column_by_name(n).unwrap().as_string::<i32>().value(0).to_string();
+        let col = |b: &RecordBatch, n: &str| {
+            b.column_by_name(n)
+                .unwrap()
+                .as_string::<i32>()
+                .value(0)
+                .to_string()
+        };
         assert_eq!(col(&e, "username"), "jdoe");
         assert_eq!(col(&e, "hierarchy_level2_name"), "East");
-        assert!(e.column_by_name("hierarchy_level1_name").unwrap().is_null(0));
+        assert!(
+            e.column_by_name("hierarchy_level1_name")
+                .unwrap()
+                .is_null(0)
+        );
         assert_eq!(col(&e, "instance_id"), "aaaa-1111");
         assert_eq!(col(&c, "channel"), "TASK");
         assert_eq!(col(&c, "initiation_method"), "API");

@@ -50,15 +50,18 @@ pub fn decompress(bytes: &[u8]) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
 /// Returns the number of records seen (decoded + rejected).
 pub fn split_records(
     buf: &[u8],
-    mut attempt: impl FnMut(&[u8]) -> Attempt,
+    mut attempt: impl FnMut(&[u8], bool) -> Attempt,
     mut reject: impl FnMut(Reject),
 ) -> u64 {
     let mut records = 0u64;
+    // serde skips unread strings without checking them: when the object is not valid UTF-8
+    // somewhere, each record is checked whole (one pass over the buffer decides).
+    let check_utf8 = std::str::from_utf8(buf).is_err();
     let mut pos = skip_separators(buf, 0);
     while pos < buf.len() {
         records += 1;
         let syntax_reason = if buf[pos] == b'{' {
-            match attempt(&buf[pos..]) {
+            match attempt(&buf[pos..], check_utf8) {
                 Attempt::Ok(len) => {
                     pos = skip_separators(buf, pos + len.max(1));
                     continue;
@@ -71,7 +74,10 @@ pub fn split_records(
                 Attempt::Syntax(reason) => reason,
             }
         } else {
-            format!("not a JSON object (starts with {:?})", printable_start(&buf[pos..]))
+            format!(
+                "not a JSON object (starts with {:?})",
+                printable_start(&buf[pos..])
+            )
         };
         // Resync: the next `{` from which a whole valid record decodes. Objects nested in the
         // broken record decode as JSON but not as records, so they are passed over.
@@ -80,7 +86,7 @@ pub fn split_records(
         let mut from = pos + 1;
         while let Some(i) = memchr::memchr(b'{', &buf[from..limit]) {
             let candidate = from + i;
-            if let Attempt::Ok(len) = attempt(&buf[candidate..]) {
+            if let Attempt::Ok(len) = attempt(&buf[candidate..], check_utf8) {
                 reject(make_reject(buf, pos, candidate, syntax_reason.clone()));
                 records += 1;
                 pos = skip_separators(buf, candidate + len.max(1));
@@ -111,7 +117,11 @@ fn make_reject(buf: &[u8], start: usize, end: usize, reason: String) -> Reject {
             break;
         }
     }
-    Reject { offset: start as u64, reason, raw: raw.to_vec() }
+    Reject {
+        offset: start as u64,
+        reason,
+        raw: raw.to_vec(),
+    }
 }
 
 /// Skips whitespace, a byte-order mark, and the `[`, `,` and `]` of a top-level JSON array.
@@ -133,12 +143,19 @@ fn printable_start(bytes: &[u8]) -> String {
 /// [`split_records`]; `accept` validates and appends the value, or says why it is invalid.
 pub fn attempt_json<'de, T: serde::Deserialize<'de>>(
     bytes: &'de [u8],
+    check_utf8: bool,
     accept: impl FnOnce(T) -> Result<(), String>,
 ) -> Attempt {
     let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
     match stream.next() {
         Some(Ok(value)) => {
             let len = stream.byte_offset();
+            if check_utf8 {
+                if let Err(e) = std::str::from_utf8(&bytes[..len]) {
+                    let reason = format!("invalid UTF-8 at byte {} of the record", e.valid_up_to());
+                    return Attempt::Invalid { len, reason };
+                }
+            }
             match accept(value) {
                 Ok(()) => Attempt::Ok(len),
                 Err(reason) => Attempt::Invalid { len, reason },
@@ -146,9 +163,13 @@ pub fn attempt_json<'de, T: serde::Deserialize<'de>>(
         }
         Some(Err(e)) if e.classify() == serde_json::error::Category::Data => {
             // Well-formed JSON of the wrong shape: find where it ends to reject just it.
-            let mut any = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
+            let mut any =
+                serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
             match any.next() {
-                Some(Ok(_)) => Attempt::Invalid { len: any.byte_offset(), reason: strip_position(&e) },
+                Some(Ok(_)) => Attempt::Invalid {
+                    len: any.byte_offset(),
+                    reason: strip_position(&e),
+                },
                 _ => Attempt::Syntax(strip_position(&e)),
             }
         }
@@ -185,8 +206,8 @@ mod tests {
         let mut rejects = Vec::new();
         let n = split_records(
             input,
-            |b| {
-                attempt_json::<Rec>(b, |r| {
+            |b, check_utf8| {
+                attempt_json::<Rec>(b, check_utf8, |r| {
                     ids.push(r.id);
                     Ok(())
                 })
@@ -207,7 +228,8 @@ mod tests {
 
     #[test]
     fn truncated_record_in_concatenated_framing_keeps_its_neighbour() {
-        let (ids, rejects, n) = run(b"{\"id\":1}{\"id\":2, \"x\": {\"y\": \"tru{\"id\":3}{\"id\":4}");
+        let (ids, rejects, n) =
+            run(b"{\"id\":1}{\"id\":2, \"x\": {\"y\": \"tru{\"id\":3}{\"id\":4}");
         assert_eq!(ids, vec![1, 3, 4]);
         assert_eq!(rejects.len(), 1);
         assert_eq!(rejects[0].offset, 8);
@@ -217,7 +239,8 @@ mod tests {
 
     #[test]
     fn garbage_and_wrong_shapes_are_rejected_one_each() {
-        let (ids, rejects, n) = run(b"hello world\n{\"id\":1}\n{\"id\":\"x\"}\n{\"id\":2}\n{\"id\":");
+        let (ids, rejects, n) =
+            run(b"hello world\n{\"id\":1}\n{\"id\":\"x\"}\n{\"id\":2}\n{\"id\":");
         assert_eq!(ids, vec![1, 2]);
         let reasons: Vec<_> = rejects.iter().map(|r| r.reason.as_str()).collect();
         assert_eq!(rejects.len(), 3, "{reasons:?}");
@@ -230,10 +253,14 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_rejected_without_losing_the_next_record() {
-        let (ids, rejects, _) = run(b"{\"id\":1, \"s\":\"\xff\xfe\"}\n{\"id\":2}");
-        assert_eq!(ids, vec![2]);
-        assert_eq!(rejects.len(), 1);
+        // In a field the decoder skips, and in one it reads.
+        let (ids, rejects, _) =
+            run(b"{\"id\":1, \"s\":\"\xff\xfe\"}\n{\"id\":2}\n{\"id\":3, \"\xff\":0}{\"id\":4}");
+        assert_eq!(ids, vec![2, 4]);
+        assert_eq!(rejects.len(), 2);
         assert!(rejects[0].raw.starts_with(b"{\"id\":1"));
+        assert!(rejects[0].reason.contains("UTF-8"), "{}", rejects[0].reason);
+        assert!(rejects[1].raw.starts_with(b"{\"id\":3"));
     }
 
     #[test]

@@ -1,0 +1,49 @@
+# connect-lake: `make demo` runs the main job on a local default, `make test` passes the tests.
+# Everything the targets need is installed here (the venv for the benchmark's DuckDB).
+
+CARGO  ?= cargo
+BIN    := target/debug/connect-lake
+RBIN   := target/release/connect-lake
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test check bench build clean-demo
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+build: ## build the debug binary
+	$(CARGO) build
+
+demo: build ## generate 3 days for 20 agents, load them into ./lake, show the views and a query
+	rm -rf demo lake
+	$(BIN) generate --out demo/input --agents 20 --days 3 --start 2026-11-22 --seed 7 \
+	    --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001
+	$(BIN) etl --source agent-events --lake ./lake demo/input --summary-json demo/etl-summary.json
+	@echo; echo "== agent_status_intervals (one agent, first rows)"
+	$(BIN) query --lake ./lake "SELECT username, status, channel, start_timestamp, end_timestamp \
+	    FROM agent_status_intervals WHERE username = (SELECT min(username) FROM agent_events) \
+	    ORDER BY start_timestamp LIMIT 12"
+	@echo; echo "== login_logout_sessions"
+	$(BIN) query --lake ./lake "SELECT username, routing_profile_name, login_timestamp, logout_timestamp, \
+	    duration_seconds, last_seen_timestamp FROM login_logout_sessions ORDER BY login_timestamp NULLS FIRST, username LIMIT 10"
+	@echo; echo "== time in each status, all agents, by day"
+	$(BIN) query --lake ./lake "SELECT date_trunc('day', start_timestamp) AS day, status, \
+	    round(sum(date_part('epoch', end_timestamp) - date_part('epoch', start_timestamp)) / 3600, 1) AS hours \
+	    FROM agent_status_intervals WHERE end_timestamp IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 3 DESC LIMIT 15"
+
+test: ## run every test (unit, integration, snapshots)
+	$(CARGO) test --locked
+
+check: ## formatting and lints
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'duckdb>=1.4,<3'
+
+bench: $(PY) ## time the ETL on ~1 GB of generated events against DuckDB (release build)
+	$(CARGO) build --release --locked
+	$(PY) tests/bench/bench.py --bin $(RBIN) --data bench-data

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""`make bench`: the agent-event ETL of connect-lake next to the same ETL in DuckDB, on the same
+generated input, measured in the same run.
+
+Each tool runs as its own process, alternating, REPEAT times; CPU seconds (user + sys) and peak
+RSS come from wait4(2) of that process. Medians are reported, and ratios of medians. The input
+(about 1 GB of NDJSON) is generated once and kept under --data.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def measured(cmd):
+    """Runs cmd, returns wall seconds, CPU seconds and peak RSS (MiB) of that process tree."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    wall = time.monotonic() - start
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return wall, out.decode()
+
+
+def run_child(cmd):
+    """wait4-based measurement: CPU and max RSS of exactly this child."""
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.execvp(cmd[0], cmd)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.monotonic() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: {' '.join(cmd)} exited with {os.waitstatus_to_exitcode(status)}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024}
+
+
+def input_bytes(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--agents", type=int, default=170)
+    ap.add_argument("--days", type=int, default=9)
+    args = ap.parse_args()
+
+    data = os.path.abspath(args.data)
+    inp = os.path.join(data, "input")
+    params = {"agents": args.agents, "days": args.days, "seed": 11}
+    stamp = os.path.join(data, "input.json")
+    if not (os.path.exists(stamp) and json.load(open(stamp)) == params):
+        shutil.rmtree(inp, ignore_errors=True)
+        os.makedirs(data, exist_ok=True)
+        print(f"bench: generating input ({params}) ...", flush=True)
+        _, out = measured([args.bin, "generate", "--out", inp, "--agents", str(args.agents), "--days",
+                           str(args.days), "--start", "2026-11-01", "--seed", "11", "--format", "ndjson",
+                           "--dup-rate", "0.01", "--late-rate", "0.01", "--bad-rate", "0.0005"])
+        print(out.strip())
+        json.dump(params, open(stamp, "w"))
+    size = input_bytes(inp)
+    mb = size / 1e6
+
+    ours_lake = os.path.join(data, "lake-connect-lake")
+    duck_out = os.path.join(data, "lake-duckdb")
+    summary = os.path.join(data, "summary.json")
+    ours, duck = [], []
+    for i in range(args.repeat):
+        shutil.rmtree(ours_lake, ignore_errors=True)
+        ours.append(run_child([args.bin, "etl", "--quiet", "--source", "agent-events", "--lake", ours_lake,
+                               "--summary-json", summary, inp]))
+        shutil.rmtree(duck_out, ignore_errors=True)
+        duck.append(run_child([sys.executable, os.path.join(HERE, "duckdb_etl.py"), inp, duck_out]))
+        print(f"bench: run {i + 1}/{args.repeat}: connect-lake {ours[-1]['cpu']:.1f} CPU-s, "
+              f"duckdb {duck[-1]['cpu']:.1f} CPU-s", flush=True)
+    s = json.load(open(summary))
+    events = s["written"] + s["duplicates"] + s["rejected"]
+
+    def med(runs, key):
+        return statistics.median(r[key] for r in runs)
+
+    rows = []
+    for name, runs in (("connect-lake", ours), ("duckdb", duck)):
+        cpu, wall, rss = med(runs, "cpu"), med(runs, "wall"), med(runs, "rss_mib")
+        rows.append((name, wall, cpu, events / cpu, mb / cpu, rss))
+    print()
+    print(f"input: {mb:,.0f} MB of agent events, {events:,} records "
+          f"({s['written']:,} written, {s['duplicates']:,} duplicates, {s['rejected']:,} rejected); "
+          f"median of {args.repeat} runs")
+    print(f"{'tool':<14}{'wall s':>9}{'CPU s':>9}{'events/CPU-s':>15}{'MB/CPU-s':>11}{'peak RSS MiB':>14}")
+    for name, wall, cpu, eps, mbps, rss in rows:
+        print(f"{name:<14}{wall:>9.2f}{cpu:>9.2f}{eps:>15,.0f}{mbps:>11.1f}{rss:>14.0f}")
+    print(f"ratio (connect-lake / duckdb) per CPU-second: {rows[0][4] / rows[1][4]:.2f}x; "
+          f"peak RSS: {rows[0][5] / rows[1][5]:.2f}x")
+    print("note: connect-lake also writes agent_event_contacts; the DuckDB script writes agent_events only.")
+
+
+if __name__ == "__main__":
+    main()

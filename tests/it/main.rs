@@ -1,0 +1,8 @@
+//! The one integration test binary: runs the real `connect-lake` binary on fixtures named after
+//! the case they pin (`tests/data/agent_events/`), compares view results with expected files
+//! (`tests/data/expected/`) and CLI messages with snapshots.
+
+mod cli;
+mod etl;
+mod support;
+mod views;

@@ -1,0 +1,140 @@
+//! Helpers: run the binary, find fixtures, read a lake back.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/agent_events")
+        .join(name)
+}
+
+pub fn expected(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/expected")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(args: &[&str]) -> Run {
+    run_with_stdin(args, None)
+}
+
+pub fn run_with_stdin(args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connect-lake"));
+    cmd.args(args)
+        .env("CI", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("AWS_ENDPOINT_URL");
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("binary runs");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Runs `etl --source agent-events` into `lake` and returns the parsed `--summary-json`.
+pub fn etl(lake: &Path, inputs: &[&Path]) -> serde_json::Value {
+    let summary = lake.with_extension("summary.json");
+    let mut args = vec![
+        "etl",
+        "--source",
+        "agent-events",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    let r = run(&args);
+    assert_eq!(r.code, 0, "etl failed: {}", r.stderr);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    // Every run accounts for its records.
+    let n = |k: &str| json[k].as_u64().unwrap();
+    assert_eq!(
+        n("records_read"),
+        n("written") + n("duplicates") + n("rejected"),
+        "{json}"
+    );
+    json
+}
+
+pub fn query(lake: &Path, format: &str, sql: &str) -> String {
+    let r = run(&[
+        "query",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--format",
+        format,
+        sql,
+    ]);
+    assert_eq!(r.code, 0, "query failed: {}", r.stderr);
+    r.stdout
+}
+
+/// The single number a `SELECT count(*)`-like query returns.
+pub fn scalar(lake: &Path, sql: &str) -> i64 {
+    let csv = query(lake, "csv", sql);
+    csv.lines()
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number: {csv}"))
+}
+
+/// Every file under `dir` with its bytes, by relative path.
+pub fn snapshot_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Replaces a temp folder in a message so it can be a snapshot.
+pub fn redact(text: &str, dir: &Path) -> String {
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    text.replace(&canonical.display().to_string(), "[TMP]")
+        .replace(&dir.display().to_string(), "[TMP]")
+}
