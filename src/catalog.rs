@@ -80,14 +80,9 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
         let mut stems: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
-            .map(|e| {
-                e.unwrap()
-                    .path()
-                    .file_stem()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
             .collect();
         stems.sort();
         let mut views: Vec<String> = VIEWS.iter().map(|(n, _)| n.to_string()).collect();
@@ -99,6 +94,119 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    /// Every row of the mapping table in spec/reports.md §1, through the SQL of
+    /// `agent_contact_status`: (state, channel, initiation method, connected?) → (rank, label).
+    #[tokio::test]
+    async fn contact_states_map_to_the_spec_labels_and_ranks() {
+        use arrow::array::{RecordBatch, StringArray, TimestampMicrosecondArray, new_null_array};
+        let cases: &[(&str, &str, &str, bool, i64, &str)] = &[
+            ("ERROR", "VOICE", "OUTBOUND", true, 1, "Telecom issue"),
+            ("ERROR", "VOICE", "CALLBACK", true, 1, "Telecom issue"),
+            ("ERROR", "VOICE", "INBOUND", true, 1, "Error"),
+            ("ERROR", "CHAT", "OUTBOUND", true, 1, "Error"),
+            ("MISSED", "VOICE", "INBOUND", false, 2, "Agent Disconnected"),
+            ("MISSED", "CHAT", "INBOUND", false, 2, "Contact Missed"),
+            ("MISSED", "TASK", "API", false, 2, "Contact Missed"),
+            ("MISSED", "EMAIL", "INBOUND", false, 2, "Contact Missed"),
+            ("REJECTED", "TASK", "API", false, 3, "Rejected"),
+            ("REJECTED", "EMAIL", "INBOUND", false, 3, "Rejected"),
+            ("REJECTED", "CHAT", "INBOUND", false, 3, "Contact Missed"),
+            ("CONNECTED_ONHOLD", "VOICE", "INBOUND", true, 4, "On Hold"),
+            ("PAUSED", "TASK", "API", true, 4, "Paused"),
+            ("CONNECTED", "CHAT", "INBOUND", true, 4, "Connected"),
+            ("CONNECTED", "VOICE", "INBOUND", true, 4, "Busy"),
+            ("CONNECTED", "TASK", "API", true, 4, "Busy"),
+            ("CONNECTED", "EMAIL", "INBOUND", true, 4, "Busy"),
+            (
+                "CONNECTING",
+                "VOICE",
+                "OUTBOUND",
+                false,
+                4,
+                "Calling Customer",
+            ),
+            ("ENDED", "VOICE", "CALLBACK", false, 5, "Missed Call Agent"),
+            ("ENDED", "VOICE", "CALLBACK", true, 5, "After Contact Work"),
+            ("ENDED", "CHAT", "INBOUND", true, 5, "After Contact Work"),
+            ("CONNECTING", "CHAT", "INBOUND", false, 6, "Connecting"),
+            ("INCOMING", "CHAT", "INBOUND", false, 6, "Connecting"),
+            ("PENDING", "CHAT", "INBOUND", false, 6, "Connecting"),
+            (
+                "CONNECTING",
+                "VOICE",
+                "INBOUND",
+                false,
+                6,
+                "Connecting Agent",
+            ),
+            (
+                "INCOMING",
+                "VOICE",
+                "CALLBACK",
+                false,
+                6,
+                "Connecting Agent",
+            ),
+            ("PENDING", "TASK", "API", false, 6, "Connecting Agent"),
+            ("WRAPPING_UP", "VOICE", "INBOUND", true, 6, "WRAPPING_UP"),
+        ];
+        let schema = schema::table("agent_event_contacts")
+            .unwrap()
+            .arrow_schema()
+            .unwrap();
+        let n = cases.len();
+        let text = |f: &dyn Fn(usize) -> String| -> arrow::array::ArrayRef {
+            Arc::new(StringArray::from_iter_values((0..n).map(f)))
+        };
+        let ts = |some: &dyn Fn(usize) -> bool| -> arrow::array::ArrayRef {
+            Arc::new(
+                TimestampMicrosecondArray::from_iter((0..n).map(|i| some(i).then_some(1)))
+                    .with_timezone("UTC"),
+            )
+        };
+        let columns: Vec<arrow::array::ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| match f.name().as_str() {
+                "event_id" | "contact_id" => text(&|i| format!("{i:02}")),
+                "channel" => text(&|i| cases[i].1.to_string()),
+                "initiation_method" => text(&|i| cases[i].2.to_string()),
+                "state" => text(&|i| cases[i].0.to_string()),
+                "connected_to_agent_timestamp" => ts(&|i| cases[i].3),
+                "event_timestamp" => ts(&|_| true),
+                "instance_id" | "agent_arn" | "agent_id" => text(&|_| "x".to_string()),
+                _ => new_null_array(f.data_type(), n),
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let ctx = SessionContext::new();
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        ctx.register_table("agent_event_contacts", Arc::new(table))
+            .unwrap();
+        ctx.sql(VIEWS[0].1).await.unwrap();
+        let out = ctx
+            .sql("SELECT status_rank, status FROM agent_contact_status ORDER BY contact_id")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let got = arrow::util::pretty::pretty_format_batches(&out)
+            .unwrap()
+            .to_string();
+        let rows: Vec<(i64, String)> = got
+            .lines()
+            .skip(3)
+            .filter(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (cells[1].parse().unwrap(), cells[2].to_string())
+            })
+            .collect();
+        let want: Vec<(i64, String)> = cases.iter().map(|c| (c.4, c.5.to_string())).collect();
+        assert_eq!(rows, want);
     }
 
     #[tokio::test]

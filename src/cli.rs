@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::etl::{self, EtlOptions, SourceKind};
 use crate::output::{self, Format};
 use crate::store::{Location, S3Options};
-use crate::{catalog, generate};
+use crate::{catalog, generate, report};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,11 +51,108 @@ pub enum Command {
         after_help = "Examples:\n  connect-lake query --lake ./lake \"SELECT status, count(*) FROM agent_status_intervals GROUP BY 1\"\n  connect-lake query --lake ./lake --format csv -f report.sql\n  echo 'SHOW TABLES' | connect-lake query --lake ./lake"
     )]
     Query(QueryArgs),
+    /// The console's agent reports: activity audit and Login/Logout, with no row cap.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Write realistic, deterministic agent event streams laid out as Firehose objects.
     #[command(
         after_help = "Example:\n  connect-lake generate --out ./input --agents 20 --days 3 --start 2026-11-22 --seed 7 --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001"
     )]
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Every status one agent was in during one local day (the agent activity audit).
+    #[command(
+        after_help = "Example:\n  connect-lake report audit --lake ./lake --agent jdoe --date 2026-11-24 --tz America/New_York"
+    )]
+    Audit(AuditArgs),
+    /// One row per login session in a range, filtered by agent, hierarchy group or routing profile.
+    #[command(
+        after_help = "Examples:\n  connect-lake report login-logout --lake ./lake --range yesterday --tz Europe/Dublin\n  connect-lake report login-logout --lake ./lake --from 2026-11-24T08:00 --to 2026-11-24T18:00 --hierarchy Seattle --format table"
+    )]
+    LoginLogout(LoginLogoutArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// CSV with the report's fixed header.
+    Csv,
+    /// Aligned columns for a terminal.
+    Table,
+    /// One JSON array of objects.
+    Json,
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Format {
+        match f {
+            ReportFormat::Csv => Format::Csv,
+            ReportFormat::Table => Format::Table,
+            ReportFormat::Json => Format::Json,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ReportCommon {
+    /// The lake: a folder, file:// or s3://bucket/prefix.
+    #[arg(long, default_value = "./lake")]
+    pub lake: String,
+    /// IANA time zone the report's days and times are in.
+    #[arg(long, default_value = "UTC", value_parser = parse_tz)]
+    pub tz: chrono_tz::Tz,
+    /// The clock, for reproducible runs: an instant with an offset, or a local time in --tz.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+    pub format: ReportFormat,
+    /// Write to this file or object-store URL (atomically) instead of stdout.
+    #[arg(long, short, value_name = "PATH|URL")]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub common: ReportCommon,
+    /// The agent's username.
+    #[arg(long)]
+    pub agent: String,
+    /// The local day, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date)]
+    pub date: chrono::NaiveDate,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginLogoutArgs {
+    #[command(flatten)]
+    pub common: ReportCommon,
+    /// A preset range, as in the console.
+    #[arg(long, value_enum, conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
+    pub range: Option<crate::report::Preset>,
+    /// Start of a custom range (inclusive): local time in --tz, or with an offset.
+    #[arg(long, requires = "to", value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of a custom range (exclusive).
+    #[arg(long, requires = "from", value_name = "TIME")]
+    pub to: Option<String>,
+    /// Only these agents (repeatable).
+    #[arg(long = "agent", value_name = "USERNAME")]
+    pub agents: Vec<String>,
+    /// Only agents in a hierarchy group of this name, at any level (repeatable).
+    #[arg(long = "hierarchy", value_name = "NAME")]
+    pub hierarchy: Vec<String>,
+    /// Only agents with this routing profile (repeatable).
+    #[arg(long = "routing-profile", value_name = "NAME")]
+    pub routing_profiles: Vec<String>,
+}
+
+fn parse_tz(text: &str) -> std::result::Result<chrono_tz::Tz, String> {
+    text.parse::<chrono_tz::Tz>().map_err(|_| {
+        format!("{text:?} is not an IANA time zone (e.g. America/New_York, Europe/Dublin, UTC)")
+    })
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -159,6 +256,40 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Etl(args) => etl_command(args, &s3, !cli.quiet).await,
         Command::Query(args) => query_command(args, &s3).await,
+        Command::Report(ReportCommand::Audit(args)) => {
+            let now = now(&args.common)?;
+            let request = report::Audit {
+                agent: args.agent,
+                date: args.date,
+                tz: args.common.tz,
+                now,
+            };
+            let ctx = catalog::open(&Location::parse(&args.common.lake, &s3, false)?).await?;
+            let stream = report::audit(&ctx, &request).await?;
+            deliver(stream, &args.common, &s3).await
+        }
+        Command::Report(ReportCommand::LoginLogout(args)) => {
+            let now = now(&args.common)?;
+            let tz = args.common.tz;
+            let window = match (args.range, &args.from, &args.to) {
+                (Some(preset), _, _) => preset.window(tz, now),
+                (None, Some(from), Some(to)) => report::custom_window(
+                    report::parse_instant(from, tz)?,
+                    report::parse_instant(to, tz)?,
+                )?,
+                _ => return Err(Error::usage("give --range, or --from and --to")),
+            };
+            let request = report::LoginLogout {
+                window,
+                tz,
+                agents: args.agents,
+                hierarchy: args.hierarchy,
+                routing_profiles: args.routing_profiles,
+            };
+            let ctx = catalog::open(&Location::parse(&args.common.lake, &s3, false)?).await?;
+            let stream = report::login_logout(&ctx, &request).await?;
+            deliver(stream, &args.common, &s3).await
+        }
         Command::Generate(args) => {
             let stats = generate::generate(&generate::GenerateOptions {
                 out: args.out,
@@ -219,6 +350,32 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
         })?;
     }
     output::line(&format!("etl: {}", summary.line()))
+}
+
+fn now(common: &ReportCommon) -> Result<chrono::DateTime<chrono::Utc>> {
+    match &common.now {
+        Some(text) => report::parse_instant(text, common.tz),
+        None => Ok(chrono::Utc::now()),
+    }
+}
+
+/// A report's rows to stdout, streamed, or to `--output` as one atomic write.
+async fn deliver(
+    stream: datafusion::physical_plan::SendableRecordBatchStream,
+    common: &ReportCommon,
+    s3: &S3Options,
+) -> Result<()> {
+    match &common.output {
+        None => {
+            let mut out = std::io::stdout().lock();
+            output::write_stream(stream, common.format.into(), &mut out).await
+        }
+        Some(target) => {
+            let mut bytes = Vec::new();
+            output::write_stream(stream, common.format.into(), &mut bytes).await?;
+            output::write_object(target, bytes, s3).await
+        }
+    }
 }
 
 async fn query_command(args: QueryArgs, s3: &S3Options) -> Result<()> {

@@ -10,10 +10,8 @@
 
 use std::collections::HashSet;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, new_null_array};
-use arrow::compute::{
-    SortColumn, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch,
-};
+use arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array, new_null_array};
+use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
@@ -92,10 +90,8 @@ pub async fn commit_day(
     if written == 0 {
         return Ok(outcome);
     }
-    let unique = filter_record_batch(&merged, &keep)?;
+    let sorted = sort_kept(&merged, &keep, table)?;
     drop(merged);
-    let sorted = sort(&unique, table)?;
-    drop(unique);
     let bytes = write_parquet(&sorted, table, options).map_err(|source| Error::Parquet {
         path: lake.url_of(&final_path),
         source,
@@ -200,7 +196,8 @@ fn first_of_each_key(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArr
     Ok(rows.iter().map(|r| Some(seen.insert(r))).collect())
 }
 
-fn sort(batch: &RecordBatch, table: &TableDef) -> Result<RecordBatch> {
+/// The kept rows in sort-key order, gathered in one copy.
+fn sort_kept(batch: &RecordBatch, keep: &BooleanArray, table: &TableDef) -> Result<RecordBatch> {
     let columns = table
         .sort_key
         .iter()
@@ -215,8 +212,15 @@ fn sort(batch: &RecordBatch, table: &TableDef) -> Result<RecordBatch> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let indices = lexsort_to_indices(&columns, None)?;
-    Ok(take_record_batch(batch, &indices)?)
+    let order = lexsort_to_indices(&columns, None)?;
+    let kept: UInt32Array = order
+        .values()
+        .iter()
+        .copied()
+        .filter(|&i| keep.value(i as usize))
+        .map(Some)
+        .collect();
+    Ok(take_record_batch(batch, &kept)?)
 }
 
 /// Parquet as every downstream reader wants it: zstd, µs UTC timestamps (from the schema),
@@ -239,6 +243,10 @@ fn write_parquet(
         if table.column_index(column).is_some() {
             props = props.set_column_bloom_filter_enabled(ColumnPath::from(column), true);
         }
+    }
+    // Event ids are (almost) all distinct: a dictionary for them is wasted work.
+    if table.column_index("event_id").is_some() {
+        props = props.set_column_dictionary_enabled(ColumnPath::from("event_id"), false);
     }
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props.build()))?;

@@ -16,7 +16,7 @@ use crate::source::{self, InputObject};
 use crate::store::Location;
 
 /// Rows decoded before they are handed to the partitioner.
-const DECODE_BATCH_ROWS: usize = 16 * 1024;
+const DECODE_BATCH_ROWS: usize = crate::decode::agent_events::ROWS;
 
 /// What a run reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub struct EtlOptions {
 }
 
 /// The accounting of a run; `--summary-json` writes it as is.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
 pub struct Summary {
     pub files: u64,
     pub bytes: u64,
@@ -56,6 +56,9 @@ pub struct Summary {
     /// Rows written to child tables (e.g. agent_event_contacts), which records are not counted in.
     pub child_rows_written: u64,
     pub partitions_touched: Vec<String>,
+    /// Seconds spent reading and decoding input, and merging and writing partitions.
+    pub read_decode_seconds: f64,
+    pub commit_seconds: f64,
     /// One line per reject (`URL at byte N: reason`), the first [`MAX_REJECT_MESSAGES`] only.
     #[serde(skip)]
     pub reject_messages: Vec<String>,
@@ -103,6 +106,7 @@ pub async fn run(options: EtlOptions) -> Result<Summary> {
     let progress = crate::progress::bar(options.progress, total_bytes);
     let mut summary = Summary::default();
     let mut decoder = AgentEventDecoder::new()?;
+    let started = std::time::Instant::now();
     for object in &objects {
         let bytes = object.read().await?;
         summary.files += 1;
@@ -131,6 +135,8 @@ pub async fn run(options: EtlOptions) -> Result<Summary> {
         progress.set_message(format!("{} records", summary.records_read));
     }
     progress.finish_and_clear();
+    summary.read_decode_seconds = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
 
     let mut touched = BTreeSet::new();
     for (t, (def, schema)) in defs.iter().enumerate() {
@@ -151,6 +157,7 @@ pub async fn run(options: EtlOptions) -> Result<Summary> {
         }
     }
     summary.partitions_touched = touched.into_iter().collect();
+    summary.commit_seconds = started.elapsed().as_secs_f64();
     debug_assert_eq!(
         summary.records_read,
         summary.written + summary.duplicates + summary.rejected

@@ -1,6 +1,9 @@
 //! connect-lake: Amazon Connect agent events as a daily-partitioned Parquet lake, with the
 //! console's reports as SQL views. See the README's Architecture section for the map.
 
+// Tests may unwrap: a panic there is a failed assertion, not a crash on user input.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod catalog;
 pub mod cli;
 pub mod commit;
@@ -12,6 +15,7 @@ pub mod lake;
 pub mod output;
 pub mod partition;
 pub mod progress;
+pub mod report;
 pub mod schema;
 pub mod source;
 pub mod store;

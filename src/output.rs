@@ -131,6 +131,53 @@ fn write_table(
     writeln!(out, "{text}").map_err(io)
 }
 
+/// Writes a finished report to a local path or an object-store URL so that a reader never sees
+/// half of it: a local file is written beside its target under a hidden name and renamed; an
+/// object-store PUT is atomic by itself.
+pub async fn write_object(
+    target: &str,
+    bytes: Vec<u8>,
+    s3: &crate::store::S3Options,
+) -> Result<()> {
+    use object_store::ObjectStoreExt;
+    if target.starts_with("s3://") {
+        let url = url::Url::parse(target).map_err(|e| Error::usage(format!("{target}: {e}")))?;
+        let location = crate::store::Location::parse(
+            &format!("s3://{}", url.host_str().unwrap_or_default()),
+            s3,
+            false,
+        )?;
+        let path = object_store::path::Path::parse(url.path().trim_start_matches('/'))
+            .map_err(|e| Error::usage(format!("{target}: {e}")))?;
+        location
+            .store
+            .put(&path, bytes.into())
+            .await
+            .map_err(|source| Error::Store {
+                url: target.to_string(),
+                source,
+            })?;
+        return Ok(());
+    }
+    let path = std::path::Path::new(target.strip_prefix("file://").unwrap_or(target));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
 /// A line of text for the user on stdout (e.g. the accounting line of a run).
 pub fn line(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();

@@ -36,6 +36,7 @@ def run_child(cmd):
     if pid == 0:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
         os.execvp(cmd[0], cmd)
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
@@ -58,7 +59,7 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--agents", type=int, default=170)
-    ap.add_argument("--days", type=int, default=9)
+    ap.add_argument("--days", type=int, default=6)
     args = ap.parse_args()
 
     data = os.path.abspath(args.data)

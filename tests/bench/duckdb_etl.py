@@ -36,7 +36,7 @@ COPY (
          c.Configuration.RoutingProfile.ARN AS routing_profile_arn, c.Configuration.RoutingProfile.Name AS routing_profile_name,
          c.Configuration.RoutingProfile.DefaultOutboundQueue.ARN AS default_outbound_queue_arn,
          c.Configuration.RoutingProfile.DefaultOutboundQueue.Name AS default_outbound_queue_name,
-         list_transform(c.Configuration.RoutingProfile.InboundQueues, q -> {{'arn': q.ARN, 'name': q.Name}}) AS inbound_queues,
+         list_transform(c.Configuration.RoutingProfile.InboundQueues, lambda q: {{'arn': q.ARN, 'name': q.Name}}) AS inbound_queues,
          {levels},
          c.AgentStatus.ARN AS agent_status_arn, c.AgentStatus.Name AS agent_status_name,
          c.AgentStatus.Type AS agent_status_type, {ts.format('c.AgentStatus.StartTimestamp')} AS agent_status_start_timestamp,

@@ -2,7 +2,10 @@
 //! the case they pin (`tests/data/agent_events/`), compares view results with expected files
 //! (`tests/data/expected/`) and CLI messages with snapshots.
 
+#![allow(clippy::unwrap_used)]
+
 mod cli;
 mod etl;
+mod reports;
 mod support;
 mod views;

@@ -1,0 +1,435 @@
+//! Reports: the agent activity audit and the Login/Logout report. Owns what a local day, a
+//! preset range or a custom `--from/--to` means in UTC for a zone and a clock, the parameters
+//! handed to the report SQL (`sql/reports/`, embedded), and printing times in the report's
+//! zone. The logic that derives statuses and sessions stays in the SQL views.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use datafusion::common::ParamValues;
+use datafusion::execution::context::SessionContext;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
+
+use crate::error::{Error, Result};
+
+const AUDIT_SQL: &str = include_str!("../sql/reports/audit.sql");
+const LOGIN_LOGOUT_SQL: &str = include_str!("../sql/reports/login_logout.sql");
+
+/// `report audit`: one agent, one local day.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub agent: String,
+    pub date: NaiveDate,
+    pub tz: Tz,
+    pub now: DateTime<Utc>,
+}
+
+/// `report login-logout`: sessions in a window, filtered.
+#[derive(Debug, Clone)]
+pub struct LoginLogout {
+    pub window: Window,
+    pub tz: Tz,
+    pub agents: Vec<String>,
+    pub hierarchy: Vec<String>,
+    pub routing_profiles: Vec<String>,
+}
+
+fn ts_param(t: DateTime<Utc>) -> ScalarValue {
+    ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
+}
+
+fn list_param(values: &[String]) -> ScalarValue {
+    let items: Vec<ScalarValue> = values
+        .iter()
+        .map(|v| ScalarValue::Utf8(Some(v.clone())))
+        .collect();
+    ScalarValue::List(ScalarValue::new_list_nullable(&items, &DataType::Utf8))
+}
+
+/// Runs the audit and returns its rows with times in the report's zone.
+pub async fn audit(ctx: &SessionContext, request: &Audit) -> Result<SendableRecordBatchStream> {
+    check_agents(ctx, std::slice::from_ref(&request.agent)).await?;
+    let day = local_day(request.date, request.tz);
+    // An interval still open at the end of the data runs to the end of the day, or to now.
+    let open_end = if request.now < day.to {
+        request.now
+    } else {
+        day.to
+    };
+    let params = vec![
+        ScalarValue::Utf8(Some(request.agent.clone())),
+        ts_param(day.from),
+        ts_param(day.to),
+        ts_param(open_end),
+    ];
+    run(ctx, AUDIT_SQL, params, request.tz).await
+}
+
+/// Runs the Login/Logout report and returns its rows with times in the report's zone.
+pub async fn login_logout(
+    ctx: &SessionContext,
+    request: &LoginLogout,
+) -> Result<SendableRecordBatchStream> {
+    check_agents(ctx, &request.agents).await?;
+    let params = vec![
+        ts_param(request.window.from),
+        ts_param(request.window.to),
+        list_param(&request.agents),
+        list_param(&request.hierarchy),
+        list_param(&request.routing_profiles),
+    ];
+    run(ctx, LOGIN_LOGOUT_SQL, params, request.tz).await
+}
+
+async fn run(
+    ctx: &SessionContext,
+    sql: &str,
+    params: Vec<ScalarValue>,
+    tz: Tz,
+) -> Result<SendableRecordBatchStream> {
+    let frame = ctx.sql(sql).await?.with_param_values(ParamValues::List(
+        params.into_iter().map(Into::into).collect(),
+    ))?;
+    let stream = frame.execute_stream().await?;
+    Ok(localized(stream, tz))
+}
+
+/// An unknown username is a usage error that names the closest ones the lake knows.
+async fn check_agents(ctx: &SessionContext, agents: &[String]) -> Result<()> {
+    if agents.is_empty() {
+        return Ok(());
+    }
+    let batches = ctx
+        .sql("SELECT DISTINCT username FROM agent_events WHERE username IS NOT NULL")
+        .await?
+        .collect()
+        .await?;
+    let mut known = Vec::new();
+    for b in &batches {
+        let column = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        known.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
+    }
+    for agent in agents {
+        if !known.iter().any(|k| k == agent) {
+            let mut scored: Vec<(f64, &String)> = known
+                .iter()
+                .map(|k| (strsim::jaro_winkler(agent, k), k))
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+            let close: Vec<&str> = scored.iter().take(3).map(|(_, k)| k.as_str()).collect();
+            let hint = if close.is_empty() {
+                "the lake has no agents yet".to_string()
+            } else {
+                format!("closest usernames: {}", close.join(", "))
+            };
+            return Err(Error::usage_with_hint(
+                format!("no agent with username {agent:?} in the lake"),
+                hint,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Turns every timestamp column into text in `tz` (`2026-11-24T09:15:03.120-05:00`), batch by
+/// batch, so reports stream however many rows they have.
+fn localized(stream: SendableRecordBatchStream, tz: Tz) -> SendableRecordBatchStream {
+    let schema: SchemaRef = Arc::new(Schema::new(
+        stream
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Timestamp(..) => Field::new(f.name(), DataType::Utf8, true),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let out_schema = schema.clone();
+    let mapped = stream.map(move |batch| {
+        let batch = batch?;
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| localize_column(c, tz))
+            .collect::<std::result::Result<Vec<_>, arrow::error::ArrowError>>()?;
+        Ok(RecordBatch::try_new(out_schema.clone(), columns)?)
+    });
+    Box::pin(RecordBatchStreamAdapter::new(schema, mapped))
+}
+
+fn localize_column(
+    column: &ArrayRef,
+    tz: Tz,
+) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    if !matches!(column.data_type(), DataType::Timestamp(..)) {
+        return Ok(column.clone());
+    }
+    let micros = arrow::compute::cast(
+        column,
+        &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into())),
+    )?;
+    let micros = micros.as_primitive::<TimestampMicrosecondType>();
+    let mut text = StringBuilder::with_capacity(micros.len(), micros.len() * 29);
+    for value in micros.iter() {
+        match value.and_then(DateTime::from_timestamp_micros) {
+            Some(t) => text.append_value(format_local(t, tz)),
+            None => text.append_null(),
+        }
+    }
+    Ok(Arc::new(text.finish()))
+}
+
+/// The console's preset ranges of the Login/Logout report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// Local midnight today → now.
+    Today,
+    /// Now − 24 h → now.
+    #[value(name = "last-24h")]
+    #[serde(rename = "last-24h")]
+    Last24h,
+    /// Local midnight yesterday → local midnight today.
+    Yesterday,
+    /// Now − 48 h → now.
+    #[value(name = "last-2-days")]
+    #[serde(rename = "last-2-days")]
+    Last2Days,
+    /// Now − 72 h → now.
+    #[value(name = "last-3-days")]
+    #[serde(rename = "last-3-days")]
+    Last3Days,
+}
+
+/// A half-open UTC window `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+pub fn parse_tz(text: &str) -> Result<Tz> {
+    text.parse::<Tz>().map_err(|_| {
+        Error::usage_with_hint(
+            format!("unknown time zone {text:?}"),
+            "use an IANA name such as America/New_York or UTC",
+        )
+    })
+}
+
+/// The first instant of a local calendar day. Where midnight does not exist (a DST gap at
+/// 00:00, as in some South American zones) the day starts at the first instant after the gap.
+pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let mut t = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    for _ in 0..4 {
+        match tz.from_local_datetime(&t) {
+            LocalResult::Single(x) => return x.with_timezone(&Utc),
+            LocalResult::Ambiguous(first, _) => return first.with_timezone(&Utc),
+            LocalResult::None => t += Duration::minutes(30),
+        }
+    }
+    Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+}
+
+/// The local day `day` in `tz` as a UTC window: 23, 24 or 25 hours long.
+pub fn local_day(day: NaiveDate, tz: Tz) -> Window {
+    let next = day.succ_opt().unwrap_or(day);
+    Window {
+        from: local_midnight(day, tz),
+        to: local_midnight(next, tz),
+    }
+}
+
+/// The local calendar date of an instant.
+pub fn local_date(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    t.with_timezone(&tz).date_naive()
+}
+
+impl Preset {
+    pub fn window(self, tz: Tz, now: DateTime<Utc>) -> Window {
+        let today = local_date(now, tz);
+        match self {
+            Preset::Today => Window {
+                from: local_midnight(today, tz),
+                to: now,
+            },
+            Preset::Last24h => Window {
+                from: now - Duration::hours(24),
+                to: now,
+            },
+            Preset::Yesterday => local_day(today.pred_opt().unwrap_or(today), tz),
+            Preset::Last2Days => Window {
+                from: now - Duration::hours(48),
+                to: now,
+            },
+            Preset::Last3Days => Window {
+                from: now - Duration::hours(72),
+                to: now,
+            },
+        }
+    }
+}
+
+/// Parses `--from`, `--to` and `--now`: an instant with an offset (`2026-11-24T09:00:00-05:00`,
+/// `…Z`), or a local wall-clock time in `tz` (`2026-11-24T09:00`, `2026-11-24 09:00:00`,
+/// `2026-11-24`). A wall-clock time that falls in a DST gap is refused; in an overlap the
+/// earlier instant is taken.
+pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })
+    .ok_or_else(|| {
+        Error::usage_with_hint(
+            format!("{text:?} is not a date or time"),
+            "write 2026-11-24, 2026-11-24T09:30 (local) or 2026-11-24T09:30:00-05:00",
+        )
+    })?;
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Ok(t.with_timezone(&Utc)),
+        LocalResult::None => Err(Error::usage(format!(
+            "{text} does not exist in {tz} (a daylight-saving gap)"
+        ))),
+    }
+}
+
+pub fn custom_window(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Window> {
+    if from >= to {
+        return Err(Error::usage(format!(
+            "--from {from} is not before --to {to}"
+        )));
+    }
+    Ok(Window { from, to })
+}
+
+/// Formats an instant as the reports print it: local ISO-8601 with milliseconds and offset.
+pub fn format_local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    const NY: Tz = chrono_tz::America::New_York;
+
+    #[test]
+    fn local_days_are_23_24_or_25_hours() {
+        let hours = |d: &str| {
+            let w = local_day(NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap(), NY);
+            (w.to - w.from).num_hours()
+        };
+        assert_eq!(hours("2026-03-08"), 23); // spring forward
+        assert_eq!(hours("2026-11-01"), 25); // fall back
+        assert_eq!(hours("2026-11-24"), 24);
+        let w = local_day(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(), NY);
+        assert_eq!(w.from, utc("2026-11-24T05:00:00Z"));
+    }
+
+    #[test]
+    fn presets_follow_the_console() {
+        let now = utc("2026-11-24T15:30:00Z"); // 10:30 in New York
+        assert_eq!(
+            Preset::Today.window(NY, now),
+            Window {
+                from: utc("2026-11-24T05:00:00Z"),
+                to: now
+            }
+        );
+        assert_eq!(
+            Preset::Yesterday.window(NY, now),
+            Window {
+                from: utc("2026-11-23T05:00:00Z"),
+                to: utc("2026-11-24T05:00:00Z")
+            }
+        );
+        assert_eq!(
+            Preset::Last24h.window(NY, now).from,
+            utc("2026-11-23T15:30:00Z")
+        );
+        assert_eq!(
+            Preset::Last2Days.window(NY, now).from,
+            utc("2026-11-22T15:30:00Z")
+        );
+        assert_eq!(
+            Preset::Last3Days.window(NY, now).from,
+            utc("2026-11-21T15:30:00Z")
+        );
+        // At 02:00 UTC it is still the previous evening in New York.
+        let late = utc("2026-11-25T02:00:00Z");
+        assert_eq!(
+            Preset::Today.window(NY, late).from,
+            utc("2026-11-24T05:00:00Z")
+        );
+    }
+
+    #[test]
+    fn instants_parse_local_or_with_offset() {
+        assert_eq!(
+            parse_instant("2026-11-24T09:00", NY).unwrap(),
+            utc("2026-11-24T14:00:00Z")
+        );
+        assert_eq!(
+            parse_instant("2026-11-24", NY).unwrap(),
+            utc("2026-11-24T05:00:00Z")
+        );
+        assert_eq!(
+            parse_instant("2026-11-24T09:00:00Z", NY).unwrap(),
+            utc("2026-11-24T09:00:00Z")
+        );
+        assert!(
+            parse_instant("2026-03-08T02:30", NY)
+                .unwrap_err()
+                .to_string()
+                .contains("daylight-saving gap")
+        );
+        assert!(parse_instant("tomorrow", NY).unwrap_err().is_usage());
+        assert!(custom_window(utc("2026-11-24T10:00:00Z"), utc("2026-11-24T09:00:00Z")).is_err());
+        assert!(parse_tz("Mars/Olympus").unwrap_err().is_usage());
+    }
+
+    #[test]
+    fn local_times_print_with_offset_and_milliseconds() {
+        assert_eq!(
+            format_local(utc("2026-11-24T14:15:03.12Z"), NY),
+            "2026-11-24T09:15:03.120-05:00"
+        );
+        assert_eq!(
+            format_local(utc("2026-11-24T14:15:03Z"), chrono_tz::UTC),
+            "2026-11-24T14:15:03.000+00:00"
+        );
+    }
+}

@@ -1,0 +1,423 @@
+//! `report audit` and `report login-logout`: the spec's rules on hand-built scenarios, with
+//! expected CSV files (checked by hand against spec/reports.md) and exact headers.
+
+use crate::support::*;
+
+const AUDIT_HEADER: &str =
+    "agent_username,status,start_time,end_time,duration_seconds,channel,contact_id";
+const LOGIN_LOGOUT_HEADER: &str = "agent_username,first_name,last_name,routing_profile,hierarchy,login_time,logout_time,duration_seconds,last_seen_time";
+
+fn lake_of(fixture_name: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    etl(&lake, &[&fixture(fixture_name)]);
+    let lake = lake.display().to_string();
+    (dir, lake)
+}
+
+fn report(args: &[&str]) -> String {
+    let r = run(args);
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    r.stdout
+}
+
+#[test]
+fn audit_of_a_day_in_new_york_matches_the_expected_file() {
+    let (_d, lake) = lake_of("report-scenarios.ndjson");
+    let csv = report(&[
+        "report",
+        "audit",
+        "--lake",
+        &lake,
+        "--agent",
+        "alice",
+        "--date",
+        "2026-11-24",
+        "--tz",
+        "America/New_York",
+    ]);
+    assert_eq!(csv.lines().next(), Some(AUDIT_HEADER));
+    assert_eq!(
+        csv,
+        expected("report-scenarios.audit-alice-2026-11-24-new-york.csv")
+    );
+}
+
+#[test]
+fn audit_starts_with_the_status_in_force_at_midnight_and_runs_an_open_interval_to_now() {
+    let (_d, lake) = lake_of("report-scenarios.ndjson");
+    let csv = report(&[
+        "report",
+        "audit",
+        "--lake",
+        &lake,
+        "--agent",
+        "carol",
+        "--date",
+        "2026-11-25",
+        "--now",
+        "2026-11-25T00:20:00Z",
+    ]);
+    assert_eq!(
+        csv,
+        expected("report-scenarios.audit-carol-2026-11-25-utc-today.csv")
+    );
+    // On a day already over, the open interval runs to the end of the day.
+    let csv = report(&[
+        "report",
+        "audit",
+        "--lake",
+        &lake,
+        "--agent",
+        "carol",
+        "--date",
+        "2026-11-25",
+        "--now",
+        "2026-11-27T00:00:00Z",
+    ]);
+    assert!(csv.trim_end().ends_with("carol,Available,2026-11-25T00:06:30.000+00:00,2026-11-26T00:00:00.000+00:00,86010.000,,"), "{csv}");
+}
+
+#[test]
+fn audit_days_in_new_york_are_23_and_25_hours_at_the_clock_changes() {
+    let (_d, lake) = lake_of("dst-days.ndjson");
+    let day = |date: &str| {
+        report(&[
+            "report",
+            "audit",
+            "--lake",
+            &lake,
+            "--agent",
+            "dana",
+            "--date",
+            date,
+            "--tz",
+            "America/New_York",
+        ])
+    };
+    assert_eq!(
+        day("2026-03-08"),
+        format!(
+            "{AUDIT_HEADER}\ndana,Available,2026-03-08T00:00:00.000-05:00,2026-03-09T00:00:00.000-04:00,82800.000,,\n"
+        )
+    );
+    assert_eq!(
+        day("2026-11-01"),
+        format!(
+            "{AUDIT_HEADER}\ndana,Available,2026-11-01T00:00:00.000-04:00,2026-11-02T00:00:00.000-05:00,90000.000,,\n"
+        )
+    );
+}
+
+#[test]
+fn a_renamed_default_status_shows_its_new_name() {
+    let (_d, lake) = lake_of("renamed-default-status.ndjson");
+    let csv = report(&[
+        "report",
+        "audit",
+        "--lake",
+        &lake,
+        "--agent",
+        "alice",
+        "--date",
+        "2026-11-23",
+    ]);
+    assert!(
+        csv.contains(
+            "\nalice,Ready,2026-11-23T09:00:10.000+00:00,2026-11-23T09:30:00.000+00:00,1790.000,,\n"
+        ),
+        "{csv}"
+    );
+}
+
+#[test]
+fn login_logout_presets_follow_now() {
+    let (_d, lake) = lake_of("report-scenarios.ndjson");
+    let preset = |range: &str| {
+        let csv = report(&[
+            "report",
+            "login-logout",
+            "--lake",
+            &lake,
+            "--range",
+            range,
+            "--now",
+            "2026-11-25T09:30:00Z",
+        ]);
+        assert_eq!(csv.lines().next(), Some(LOGIN_LOGOUT_HEADER));
+        csv.lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                format!("{} {}→{}", f[0], f[5], f[6])
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(preset("today"), Vec::<String>::new());
+    let last_24h = vec![
+        "alice 2026-11-24T09:00:00.000+00:00→2026-11-24T10:00:10.000+00:00",
+        "bob 2026-11-24T09:00:00.000+00:00→2026-11-24T11:00:00.000+00:00",
+        "carol 2026-11-24T22:30:00.000+00:00→",
+    ];
+    assert_eq!(preset("last-24h"), last_24h);
+    let all: Vec<String> = std::iter::once("bob →2026-11-24T08:00:00.000+00:00")
+        .chain(last_24h.iter().copied())
+        .map(String::from)
+        .collect();
+    assert_eq!(preset("yesterday"), all);
+    assert_eq!(preset("last-2-days"), all);
+    assert_eq!(preset("last-3-days"), all);
+    let csv = report(&[
+        "report",
+        "login-logout",
+        "--lake",
+        &lake,
+        "--range",
+        "yesterday",
+        "--now",
+        "2026-11-25T09:30:00Z",
+    ]);
+    assert_eq!(csv, expected("report-scenarios.login-logout-yesterday.csv"));
+}
+
+#[test]
+fn login_logout_shows_sessions_that_log_in_or_out_in_the_range_only() {
+    let (_d, lake) = lake_of("login-logout-ranges.ndjson");
+    let csv = report(&[
+        "report",
+        "login-logout",
+        "--lake",
+        &lake,
+        "--from",
+        "2026-11-24T10:00:00Z",
+        "--to",
+        "2026-11-24T12:00:00Z",
+    ]);
+    // erin's session from before the range shows both times; finn's that spans it does not,
+    // nor does finn's login at the (exclusive) end of the range.
+    assert_eq!(csv, expected("login-logout-ranges.custom-10-12.csv"));
+    // Local times in another zone: the same range written in Dublin time (UTC+0 in November)
+    // and in New York time select the same sessions.
+    let ny = report(&[
+        "report",
+        "login-logout",
+        "--lake",
+        &lake,
+        "--tz",
+        "America/New_York",
+        "--from",
+        "2026-11-24T05:00",
+        "--to",
+        "2026-11-24T07:00",
+    ]);
+    assert_eq!(ny.lines().count(), csv.lines().count());
+    assert!(ny.contains("2026-11-24T04:00:00.000-05:00"), "{ny}");
+}
+
+#[test]
+fn login_logout_filters_or_within_a_kind_and_and_across_kinds() {
+    let (_d, lake) = lake_of("report-scenarios.ndjson");
+    let users = |extra: &[&str]| {
+        let mut args = vec![
+            "report",
+            "login-logout",
+            "--lake",
+            lake.as_str(),
+            "--range",
+            "yesterday",
+            "--now",
+            "2026-11-25T09:30:00Z",
+        ];
+        args.extend_from_slice(extra);
+        let csv = report(&args);
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(users(&["--agent", "alice"]), ["alice"]);
+    assert_eq!(
+        users(&["--agent", "alice", "--agent", "carol"]),
+        ["alice", "carol"]
+    );
+    assert_eq!(users(&["--hierarchy", "Dallas"]), ["bob", "bob"]);
+    assert_eq!(
+        users(&["--hierarchy", "Late", "--hierarchy", "Dublin"]),
+        ["bob", "bob", "carol"]
+    );
+    assert_eq!(
+        users(&["--routing-profile", "Support Profile"]),
+        ["bob", "bob", "carol"]
+    );
+    assert_eq!(
+        users(&[
+            "--routing-profile",
+            "Support Profile",
+            "--hierarchy",
+            "EMEA"
+        ]),
+        ["carol"]
+    );
+    assert_eq!(
+        users(&["--routing-profile", "Sales Profile", "--hierarchy", "EMEA"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        users(&[
+            "--agent",
+            "bob",
+            "--routing-profile",
+            "Support Profile",
+            "--hierarchy",
+            "North America"
+        ]),
+        ["bob", "bob"]
+    );
+}
+
+#[test]
+fn login_logout_has_no_row_cap() {
+    // 10,001 sessions: the console fails past 10,000 rows.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("many-sessions.ndjson");
+    let mut text = String::new();
+    let base = chrono::DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").unwrap();
+    for i in 0..10_001i64 {
+        let agent = i % 20;
+        let arn = format!("arn:aws:connect:us-east-1:1:instance/i/agent/a{agent}");
+        for (k, kind) in ["LOGIN", "LOGOUT"].iter().enumerate() {
+            let t = base + chrono::Duration::minutes(i / 20 * 10 + k as i64 * 5);
+            text.push_str(&format!(
+                "{{\"EventId\":\"e{i}-{k}\",\"EventType\":\"{kind}\",\"EventTimestamp\":\"{}\",\"AgentARN\":\"{arn}\",\
+                 \"CurrentAgentSnapshot\":{{\"Configuration\":{{\"Username\":\"user{agent}\"}}}}}}\n",
+                t.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            ));
+        }
+    }
+    std::fs::write(&input, text).unwrap();
+    let lake = dir.path().join("lake");
+    etl(&lake, &[&input]);
+    let out = dir.path().join("out/report.csv");
+    let r = run(&[
+        "report",
+        "login-logout",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-12-31",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.lines().count(), 10_002);
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",300.000,2026-11-20T00:05:00.000+00:00"),
+        "{}",
+        csv.lines().nth(1).unwrap()
+    );
+}
+
+#[test]
+fn report_formats_and_errors() {
+    let (d, lake) = lake_of("report-scenarios.ndjson");
+    let args = [
+        "report",
+        "audit",
+        "--lake",
+        &lake,
+        "--agent",
+        "bob",
+        "--date",
+        "2026-11-24",
+    ];
+    let json: serde_json::Value =
+        serde_json::from_str(&report(&[&args[..], &["--format", "json"]].concat())).unwrap();
+    assert_eq!(json[2]["status"], "Calling Customer");
+    assert_eq!(json[2]["start_time"], "2026-11-24T09:40:00.000+00:00");
+    let table = report(&[&args[..], &["--format", "table"]].concat());
+    assert!(table.contains("| Telecom issue "), "{table}");
+
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "unknown_agent",
+            vec![
+                "report",
+                "audit",
+                "--lake",
+                &lake,
+                "--agent",
+                "alise",
+                "--date",
+                "2026-11-24",
+            ],
+        ),
+        (
+            "unknown_zone",
+            vec![
+                "report",
+                "audit",
+                "--lake",
+                &lake,
+                "--agent",
+                "alice",
+                "--date",
+                "2026-11-24",
+                "--tz",
+                "Mars/Olympus",
+            ],
+        ),
+        (
+            "bad_date",
+            vec![
+                "report",
+                "audit",
+                "--lake",
+                &lake,
+                "--agent",
+                "alice",
+                "--date",
+                "2026-02-30",
+            ],
+        ),
+        (
+            "from_after_to",
+            vec![
+                "report",
+                "login-logout",
+                "--lake",
+                &lake,
+                "--from",
+                "2026-11-25",
+                "--to",
+                "2026-11-24",
+            ],
+        ),
+        ("no_range", vec!["report", "login-logout", "--lake", &lake]),
+        (
+            "missing_lake",
+            vec![
+                "report",
+                "login-logout",
+                "--lake",
+                "/no/such/lake",
+                "--range",
+                "today",
+            ],
+        ),
+    ];
+    let mut all = String::new();
+    for (name, args) in cases {
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+        let first = r.stderr.lines().next().unwrap_or_default();
+        all.push_str(&format!("{name}: {}\n", redact(first, d.path())));
+    }
+    insta::assert_snapshot!("report_errors", all);
+}
