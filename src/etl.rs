@@ -194,9 +194,7 @@ fn decode_object(
         |record, check_utf8| {
             let attempt = decoder.attempt(record, check_utf8);
             if decoder.len() >= DECODE_BATCH_ROWS && failure.is_none() {
-                if let Err(e) = flush(decoder, staging, defs) {
-                    failure = Some(e);
-                }
+                failure = flush(decoder, staging, defs).err();
             }
             attempt
         },

@@ -488,12 +488,12 @@ impl AgentEventDecoder {
             Some(queues) => {
                 let items = self.inbound_queues.values();
                 for q in queues {
-                    items
-                        .field_builder::<StringBuilder>(0)
-                        .map(|b| b.append_option(q.arn.as_deref()));
-                    items
-                        .field_builder::<StringBuilder>(1)
-                        .map(|b| b.append_option(q.name.as_deref()));
+                    if let Some(b) = items.field_builder::<StringBuilder>(0) {
+                        b.append_option(q.arn.as_deref());
+                    }
+                    if let Some(b) = items.field_builder::<StringBuilder>(1) {
+                        b.append_option(q.name.as_deref());
+                    }
                     items.append(true);
                 }
                 self.inbound_queues.append(true);

@@ -150,11 +150,9 @@ pub fn attempt_json<'de, T: serde::Deserialize<'de>>(
     match stream.next() {
         Some(Ok(value)) => {
             let len = stream.byte_offset();
-            if check_utf8 {
-                if let Err(e) = std::str::from_utf8(&bytes[..len]) {
-                    let reason = format!("invalid UTF-8 at byte {} of the record", e.valid_up_to());
-                    return Attempt::Invalid { len, reason };
-                }
+            if let Some(Err(e)) = check_utf8.then(|| std::str::from_utf8(&bytes[..len])) {
+                let reason = format!("invalid UTF-8 at byte {} of the record", e.valid_up_to());
+                return Attempt::Invalid { len, reason };
             }
             match accept(value) {
                 Ok(()) => Attempt::Ok(len),
