@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commit::WriteOptions;
+use crate::config::{Config, Kind};
 use crate::error::{Error, Result};
 use crate::etl::{self, EtlOptions, SourceKind};
 use crate::output::{self, Format};
 use crate::store::{Location, S3Options};
-use crate::{catalog, generate, report};
+use crate::{catalog, generate, nightly, report};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +55,9 @@ pub enum Command {
     /// The console's agent reports: activity audit and Login/Logout, with no row cap.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// The nightly batch job: ingest what arrived since the last run, deliver due reports.
+    #[command(after_help = "Example:\n  connect-lake nightly --config connect-lake.toml")]
+    Nightly(NightlyArgs),
     /// Write realistic, deterministic agent event streams laid out as Firehose objects.
     #[command(
         after_help = "Example:\n  connect-lake generate --out ./input --agents 20 --days 3 --start 2026-11-22 --seed 7 --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001"
@@ -73,6 +77,39 @@ pub enum ReportCommand {
         after_help = "Examples:\n  connect-lake report login-logout --lake ./lake --range yesterday --tz Europe/Dublin\n  connect-lake report login-logout --lake ./lake --from 2026-11-24T08:00 --to 2026-11-24T18:00 --hierarchy Seattle --format table"
     )]
     LoginLogout(LoginLogoutArgs),
+    /// Run a report saved in the config file by name.
+    #[command(
+        after_help = "Example:\n  connect-lake report run daily-logins --config connect-lake.toml --format table"
+    )]
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The report's name in the config file.
+    pub name: String,
+    #[arg(long, default_value = "connect-lake.toml")]
+    pub config: PathBuf,
+    /// The clock: an instant with an offset, or a local time in the report's zone.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// For an audit report: the local day (default: yesterday).
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<chrono::NaiveDate>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+    pub format: ReportFormat,
+    /// Write to this file or object-store URL (atomically) instead of stdout.
+    #[arg(long, short, value_name = "PATH|URL")]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NightlyArgs {
+    #[arg(long, default_value = "connect-lake.toml")]
+    pub config: PathBuf,
+    /// The clock, for reproducible runs (an instant with an offset).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -268,6 +305,24 @@ pub async fn run(cli: Cli) -> Result<()> {
             let stream = report::audit(&ctx, &request).await?;
             deliver(stream, &args.common, &s3).await
         }
+        Command::Report(ReportCommand::Run(args)) => run_saved(args, &s3).await,
+        Command::Nightly(args) => {
+            let config = Config::load(&args.config)?;
+            let now = match &args.now {
+                Some(text) => report::parse_instant(text, chrono_tz::UTC)?,
+                None => chrono::Utc::now(),
+            };
+            let outcome = nightly::run(&config, now, &s3, !cli.quiet).await?;
+            for line in outcome.lines() {
+                output::line(&line)?;
+            }
+            if outcome.failed() {
+                return Err(Error::Other(
+                    "nightly: some reports failed (see above); run it again".into(),
+                ));
+            }
+            Ok(())
+        }
         Command::Report(ReportCommand::LoginLogout(args)) => {
             let now = now(&args.common)?;
             let tz = args.common.tz;
@@ -350,6 +405,58 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
         })?;
     }
     output::line(&format!("etl: {}", summary.line()))
+}
+
+/// `report run NAME`: a saved report, run now (an audit covers yesterday unless --date says).
+async fn run_saved(args: RunArgs, s3: &S3Options) -> Result<()> {
+    let config = Config::load(&args.config)?;
+    let saved = config.report(&args.name)?;
+    let tz = report::parse_tz(&saved.tz)?;
+    let now = match &args.now {
+        Some(text) => report::parse_instant(text, tz)?,
+        None => chrono::Utc::now(),
+    };
+    let ctx = catalog::open(&Location::parse(&config.lake, s3, false)?).await?;
+    let stream = match saved.kind {
+        Kind::Audit => {
+            let yesterday = report::local_date(now, tz).pred_opt().unwrap_or_default();
+            let request = report::Audit {
+                agent: saved.agent.clone().unwrap_or_default(),
+                date: args.date.unwrap_or(yesterday),
+                tz,
+                now,
+            };
+            report::audit(&ctx, &request).await?
+        }
+        Kind::LoginLogout => {
+            let window = match (&saved.range, &saved.from, &saved.to) {
+                (Some(preset), _, _) => preset.window(tz, now),
+                (None, Some(from), Some(to)) => report::custom_window(
+                    report::parse_instant(from, tz)?,
+                    report::parse_instant(to, tz)?,
+                )?,
+                _ => report::Preset::Yesterday.window(tz, now),
+            };
+            let request = report::LoginLogout {
+                window,
+                tz,
+                agents: saved.agents.clone(),
+                hierarchy: saved.hierarchy.clone(),
+                routing_profiles: saved.routing_profiles.clone(),
+            };
+            report::login_logout(&ctx, &request).await?
+        }
+    };
+    match &args.output {
+        None => {
+            output::write_stream(stream, args.format.into(), &mut std::io::stdout().lock()).await
+        }
+        Some(target) => {
+            let mut bytes = Vec::new();
+            output::write_stream(stream, args.format.into(), &mut bytes).await?;
+            output::write_object(target, bytes, s3).await
+        }
+    }
 }
 
 fn now(common: &ReportCommon) -> Result<chrono::DateTime<chrono::Utc>> {

@@ -83,9 +83,15 @@ impl Summary {
     }
 }
 
+/// Lists the inputs and loads every object in them.
 pub async fn run(options: EtlOptions) -> Result<Summary> {
     lake::ensure_lake(&options.lake).await?;
     let objects = source::list_inputs(&options.inputs).await?;
+    load(&options, &objects).await
+}
+
+/// Loads the given input objects into the lake (which must exist).
+pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summary> {
     let table_names = options.source.tables();
     let mut defs = Vec::new();
     for name in table_names {
@@ -107,7 +113,7 @@ pub async fn run(options: EtlOptions) -> Result<Summary> {
     let mut summary = Summary::default();
     let mut decoder = AgentEventDecoder::new()?;
     let started = std::time::Instant::now();
-    for object in &objects {
+    for object in objects {
         let bytes = object.read().await?;
         summary.files += 1;
         summary.bytes += bytes.len() as u64;

@@ -7,11 +7,13 @@
 pub mod catalog;
 pub mod cli;
 pub mod commit;
+pub mod config;
 pub mod decode;
 pub mod error;
 pub mod etl;
 pub mod generate;
 pub mod lake;
+pub mod nightly;
 pub mod output;
 pub mod partition;
 pub mod progress;

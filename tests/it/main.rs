@@ -6,6 +6,7 @@
 
 mod cli;
 mod etl;
+mod nightly;
 mod reports;
 mod support;
 mod views;

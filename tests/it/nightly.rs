@@ -1,0 +1,240 @@
+//! Saved reports and the nightly job: the ledger (nothing ingested twice, new objects picked
+//! up), scheduled deliveries named as Connect names them, missed days caught up.
+
+use crate::support::*;
+
+const CONFIG: &str = r#"
+lake = "./lake"
+reports_root = "./delivered"
+catch_up_days = 2
+
+[ingest]
+source = "agent-events"
+inputs = ["./in"]
+
+[reports.logins]
+kind = "login-logout"
+range = "yesterday"
+hierarchy = ["Dallas", "Seattle"]
+schedule = "daily"
+prefix = "ops"
+
+[reports.alice-audit]
+kind = "audit"
+agent = "alice"
+tz = "America/New_York"
+schedule = "weekly"
+days = ["wed"]
+"#;
+
+fn in_dir(dir: &std::path::Path, args: &[&str]) -> Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_connect-lake"));
+    let out = cmd
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "1")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn delivered(dir: &std::path::Path) -> Vec<String> {
+    snapshot_tree(&dir.join("delivered")).into_keys().collect()
+}
+
+#[test]
+fn nightly_ingests_each_object_once_and_catches_up_missed_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("in")).unwrap();
+    std::fs::copy(fixture("report-scenarios.ndjson"), d.join("in/a.ndjson")).unwrap();
+    std::fs::write(d.join("connect-lake.toml"), CONFIG).unwrap();
+
+    // Wednesday 2026-11-26 01:00 in New York: the daily report is due for the 24th-26th (two
+    // days of catch-up), the weekly audit for Wednesday the 25th.
+    let first = in_dir(d, &["nightly", "--now", "2026-11-26T06:00:00Z"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("nightly: ingest: 1 new objects (0 already in the ledger)"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        delivered(d),
+        [
+            "Reports/alice-audit-2026-11-25.csv",
+            "Reports/ops/logins-2026-11-24.csv",
+            "Reports/ops/logins-2026-11-25.csv",
+            "Reports/ops/logins-2026-11-26.csv",
+        ]
+    );
+    // The run of the 25th covers the 24th: the same rows as the report run by hand.
+    let by_hand = in_dir(
+        d,
+        &[
+            "report",
+            "login-logout",
+            "--lake",
+            "lake",
+            "--from",
+            "2026-11-24",
+            "--to",
+            "2026-11-25",
+            "--hierarchy",
+            "Dallas",
+            "--hierarchy",
+            "Seattle",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("delivered/Reports/ops/logins-2026-11-25.csv")).unwrap(),
+        by_hand.stdout
+    );
+    assert_eq!(by_hand.stdout.lines().count(), 4, "{}", by_hand.stdout);
+    let audit =
+        std::fs::read_to_string(d.join("delivered/Reports/alice-audit-2026-11-25.csv")).unwrap();
+    assert!(
+        audit.contains("alice,Lunch,2026-11-24T04:17:00.000-05:00"),
+        "{audit}"
+    );
+
+    // A second run the same night ingests nothing and delivers nothing.
+    let lake_before = snapshot_tree(&d.join("lake"));
+    let second = in_dir(d, &["nightly", "--now", "2026-11-26T06:30:00Z"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second
+            .stdout
+            .contains("nightly: ingest: nothing new (1 objects already in the ledger)"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second.stdout.contains("nightly: reports: none due"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(snapshot_tree(&d.join("lake")), lake_before);
+
+    // A new object is picked up; a report missing from the delivery folder is made again.
+    std::fs::copy(fixture("login-logout-ranges.ndjson"), d.join("in/b.ndjson")).unwrap();
+    std::fs::remove_file(d.join("delivered/Reports/ops/logins-2026-11-25.csv")).unwrap();
+    let third = in_dir(d, &["nightly", "--now", "2026-11-26T07:00:00Z"]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert!(
+        third
+            .stdout
+            .contains("nightly: ingest: 1 new objects (1 already in the ledger)"),
+        "{}",
+        third.stdout
+    );
+    assert!(
+        third
+            .stdout
+            .contains("report logins of 2026-11-25: written"),
+        "{}",
+        third.stdout
+    );
+    assert!(!third.stdout.contains("of 2026-11-24"), "{}", third.stdout);
+    assert_eq!(
+        scalar(&d.join("lake"), "SELECT count(*) FROM agent_events"),
+        41 + 7
+    );
+
+    // The next night, a missed night is caught up: two days later, two new daily reports.
+    let later = in_dir(d, &["nightly", "--now", "2026-11-28T06:00:00Z"]);
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    assert!(
+        later.stdout.contains("logins of 2026-11-27: written"),
+        "{}",
+        later.stdout
+    );
+    assert!(
+        later.stdout.contains("logins of 2026-11-28: written"),
+        "{}",
+        later.stdout
+    );
+}
+
+#[test]
+fn saved_reports_run_by_name_and_bad_configs_name_the_report_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lake = d.join("lake");
+    etl(&lake, &[&fixture("report-scenarios.ndjson")]);
+    std::fs::write(d.join("connect-lake.toml"), CONFIG).unwrap();
+    let saved = in_dir(
+        d,
+        &["report", "run", "logins", "--now", "2026-11-25T09:30:00Z"],
+    );
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let direct = in_dir(
+        d,
+        &[
+            "report",
+            "login-logout",
+            "--lake",
+            "lake",
+            "--range",
+            "yesterday",
+            "--now",
+            "2026-11-25T09:30:00Z",
+            "--hierarchy",
+            "Dallas",
+            "--hierarchy",
+            "Seattle",
+        ],
+    );
+    assert_eq!(saved.stdout, direct.stdout);
+    let audit = in_dir(
+        d,
+        &[
+            "report",
+            "run",
+            "alice-audit",
+            "--date",
+            "2026-11-24",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(audit.code, 0, "{}", audit.stderr);
+    assert!(
+        audit.stdout.starts_with("[{\"agent_username\":\"alice\""),
+        "{}",
+        audit.stdout
+    );
+
+    let mut messages = String::new();
+    for (name, text) in [
+        (
+            "bad_range",
+            CONFIG.replace("range = \"yesterday\"", "range = \"last-week\""),
+        ),
+        (
+            "unknown_field",
+            CONFIG.replace("prefix = \"ops\"", "prefix = \"ops\"\ncolour = \"red\""),
+        ),
+        (
+            "audit_without_agent",
+            CONFIG.replace("agent = \"alice\"\n", ""),
+        ),
+        (
+            "bad_weekday",
+            CONFIG.replace("days = [\"wed\"]", "days = [\"funday\"]"),
+        ),
+    ] {
+        std::fs::write(d.join("bad.toml"), text).unwrap();
+        let r = in_dir(d, &["report", "run", "logins", "--config", "bad.toml"]);
+        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{name}: {}", r.stderr);
+        messages.push_str(&format!("{name}: {}", r.stderr));
+    }
+    insta::assert_snapshot!("config_errors", messages);
+}
