@@ -34,6 +34,21 @@ pub const VIEWS: &[(&str, &str)] = &[
 
 /// A session over the lake at `lake`: tables and views registered, ready for SQL.
 pub async fn open(lake: &Location) -> Result<SessionContext> {
+    open_scoped(lake, None).await
+}
+
+/// A part of the lake: UTC days `dt_from..=dt_to` of some agents. Reports that need only that
+/// part see only it, so the scan prunes every other partition and row group.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub dt_from: String,
+    pub dt_to: String,
+    pub agent_arns: Vec<String>,
+}
+
+/// Like [`open`], but every table shows only the rows of `scope`: the tables are registered
+/// under `<name>__lake` and `<name>` is a filtering view over it, below the `sql/` views.
+pub async fn open_scoped(lake: &Location, scope: Option<&Scope>) -> Result<SessionContext> {
     lake::check_lake(lake).await?;
     let config = SessionConfig::new()
         .with_information_schema(true)
@@ -49,10 +64,30 @@ pub async fn open(lake: &Location) -> Result<SessionContext> {
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(table.arrow_schema()?);
-        ctx.register_table(
-            table.name.as_str(),
-            Arc::new(ListingTable::try_new(config)?),
-        )?;
+        let listing = Arc::new(ListingTable::try_new(config)?);
+        match scope {
+            None => {
+                ctx.register_table(table.name.as_str(), listing)?;
+            }
+            Some(scope) => {
+                let hidden = format!("{}__lake", table.name);
+                ctx.register_table(hidden.as_str(), listing)?;
+                let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
+                let arns: Vec<String> = scope.agent_arns.iter().map(|a| quote(a)).collect();
+                let arn_filter = if arns.is_empty() {
+                    "FALSE".to_string()
+                } else {
+                    format!("agent_arn IN ({})", arns.join(", "))
+                };
+                let sql = format!(
+                    "CREATE VIEW {} AS SELECT * FROM {hidden} WHERE {PARTITION_COLUMN} BETWEEN {} AND {} AND {arn_filter}",
+                    table.name,
+                    quote(&scope.dt_from),
+                    quote(&scope.dt_to),
+                );
+                ctx.sql(&sql).await?;
+            }
+        }
     }
     for (name, sql) in VIEWS {
         ctx.sql(sql)

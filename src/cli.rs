@@ -120,14 +120,19 @@ pub enum ReportFormat {
     Table,
     /// One JSON array of objects.
     Json,
+    /// A timeline picture of the day (report audit only).
+    Svg,
 }
 
-impl From<ReportFormat> for Format {
-    fn from(f: ReportFormat) -> Format {
-        match f {
-            ReportFormat::Csv => Format::Csv,
-            ReportFormat::Table => Format::Table,
-            ReportFormat::Json => Format::Json,
+impl ReportFormat {
+    fn rows(self) -> Result<Format> {
+        match self {
+            ReportFormat::Csv => Ok(Format::Csv),
+            ReportFormat::Table => Ok(Format::Table),
+            ReportFormat::Json => Ok(Format::Json),
+            ReportFormat::Svg => Err(Error::usage(
+                "--format svg draws an audit: use it with `report audit`",
+            )),
         }
     }
 }
@@ -301,8 +306,18 @@ pub async fn run(cli: Cli) -> Result<()> {
                 tz: args.common.tz,
                 now,
             };
-            let ctx = catalog::open(&Location::parse(&args.common.lake, &s3, false)?).await?;
-            let stream = report::audit(&ctx, &request).await?;
+            let lake = Location::parse(&args.common.lake, &s3, false)?;
+            let stream = report::audit(&lake, &request).await?;
+            if args.common.format == ReportFormat::Svg {
+                let day = report::local_day(request.date, request.tz);
+                let slices = report::slices(stream).await?;
+                let svg =
+                    crate::timeline::svg(&request.agent, request.date, request.tz, day, &slices);
+                return match &args.common.output {
+                    None => output::text(&svg),
+                    Some(target) => output::write_object(target, svg.into_bytes(), &s3).await,
+                };
+            }
             deliver(stream, &args.common, &s3).await
         }
         Command::Report(ReportCommand::Run(args)) => run_saved(args, &s3).await,
@@ -416,7 +431,7 @@ async fn run_saved(args: RunArgs, s3: &S3Options) -> Result<()> {
         Some(text) => report::parse_instant(text, tz)?,
         None => chrono::Utc::now(),
     };
-    let ctx = catalog::open(&Location::parse(&config.lake, s3, false)?).await?;
+    let lake = Location::parse(&config.lake, s3, false)?;
     let stream = match saved.kind {
         Kind::Audit => {
             let yesterday = report::local_date(now, tz).pred_opt().unwrap_or_default();
@@ -426,7 +441,7 @@ async fn run_saved(args: RunArgs, s3: &S3Options) -> Result<()> {
                 tz,
                 now,
             };
-            report::audit(&ctx, &request).await?
+            report::audit(&lake, &request).await?
         }
         Kind::LoginLogout => {
             let window = match (&saved.range, &saved.from, &saved.to) {
@@ -444,16 +459,16 @@ async fn run_saved(args: RunArgs, s3: &S3Options) -> Result<()> {
                 hierarchy: saved.hierarchy.clone(),
                 routing_profiles: saved.routing_profiles.clone(),
             };
-            report::login_logout(&ctx, &request).await?
+            report::login_logout(&catalog::open(&lake).await?, &request).await?
         }
     };
     match &args.output {
         None => {
-            output::write_stream(stream, args.format.into(), &mut std::io::stdout().lock()).await
+            output::write_stream(stream, args.format.rows()?, &mut std::io::stdout().lock()).await
         }
         Some(target) => {
             let mut bytes = Vec::new();
-            output::write_stream(stream, args.format.into(), &mut bytes).await?;
+            output::write_stream(stream, args.format.rows()?, &mut bytes).await?;
             output::write_object(target, bytes, s3).await
         }
     }
@@ -475,11 +490,11 @@ async fn deliver(
     match &common.output {
         None => {
             let mut out = std::io::stdout().lock();
-            output::write_stream(stream, common.format.into(), &mut out).await
+            output::write_stream(stream, common.format.rows()?, &mut out).await
         }
         Some(target) => {
             let mut bytes = Vec::new();
-            output::write_stream(stream, common.format.into(), &mut bytes).await?;
+            output::write_stream(stream, common.format.rows()?, &mut bytes).await?;
             output::write_object(target, bytes, s3).await
         }
     }

@@ -21,5 +21,6 @@ pub mod report;
 pub mod schema;
 pub mod source;
 pub mod store;
+pub mod timeline;
 
 pub use error::{Error, Result};

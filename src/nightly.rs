@@ -182,7 +182,7 @@ pub async fn run(
             if delivered(&target, s3).await {
                 continue;
             }
-            let result = deliver_scheduled(&ctx, saved, day, tz, &target, s3)
+            let result = deliver_scheduled(&lake, &ctx, saved, day, tz, &target, s3)
                 .await
                 .map_err(|e| e.to_string());
             outcome.deliveries.push((name.clone(), day, target, result));
@@ -221,6 +221,7 @@ async fn delivered(target: &str, s3: &S3Options) -> bool {
 
 /// A scheduled run at 00:00 of `day` covers the previous local day.
 async fn deliver_scheduled(
+    lake: &Location,
     ctx: &datafusion::prelude::SessionContext,
     saved: &SavedReport,
     day: chrono::NaiveDate,
@@ -238,7 +239,7 @@ async fn deliver_scheduled(
                 tz,
                 now: run_at,
             };
-            report::audit(ctx, &request).await?
+            report::audit(lake, &request).await?
         }
         Kind::LoginLogout => {
             let request = report::LoginLogout {

@@ -178,6 +178,12 @@ pub async fn write_object(
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// A whole document (e.g. an SVG) on stdout.
+pub fn text(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).map_err(io)
+}
+
 /// A line of text for the user on stdout (e.g. the accounting line of a run).
 pub fn line(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();

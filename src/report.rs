@@ -16,7 +16,9 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 
+use crate::catalog;
 use crate::error::{Error, Result};
+use crate::store::Location;
 
 const AUDIT_SQL: &str = include_str!("../sql/reports/audit.sql");
 const LOGIN_LOGOUT_SQL: &str = include_str!("../sql/reports/login_logout.sql");
@@ -40,6 +42,31 @@ pub struct LoginLogout {
     pub routing_profiles: Vec<String>,
 }
 
+fn dt_of(t: DateTime<Utc>) -> String {
+    crate::partition::dt_label(crate::partition::day_of(t.timestamp_micros()))
+}
+
+/// The `dt` values of the agent_events partitions, in order (a listing, no file is read).
+async fn partition_days(lake: &Location) -> Result<Vec<String>> {
+    let dir = lake.child("agent_events");
+    let listing = lake
+        .store
+        .list_with_delimiter(Some(&dir))
+        .await
+        .map_err(|e| lake.store_error(e))?;
+    let mut days: Vec<String> = listing
+        .common_prefixes
+        .iter()
+        .filter_map(|p| {
+            p.filename()
+                .and_then(|f| f.strip_prefix("dt="))
+                .map(str::to_string)
+        })
+        .collect();
+    days.sort();
+    Ok(days)
+}
+
 fn ts_param(t: DateTime<Utc>) -> ScalarValue {
     ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
 }
@@ -52,10 +79,69 @@ fn list_param(values: &[String]) -> ScalarValue {
     ScalarValue::List(ScalarValue::new_list_nullable(&items, &DataType::Utf8))
 }
 
-/// Runs the audit and returns its rows with times in the report's zone.
-pub async fn audit(ctx: &SessionContext, request: &Audit) -> Result<SendableRecordBatchStream> {
-    check_agents(ctx, std::slice::from_ref(&request.agent)).await?;
+/// Runs the audit and returns its rows with times in the report's zone. Reads only the days
+/// from the agent's last status change before the local day up to the day's end, and only that
+/// agent's rows.
+pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBatchStream> {
     let day = local_day(request.date, request.tz);
+    let full = catalog::open(lake).await?;
+    let first_dt = dt_of(day.from);
+    let last_dt = dt_of(day.to - Duration::microseconds(1));
+    // The status in force at midnight began at the agent's last status change before it:
+    // search back one partition at a time, so only the days needed are read.
+    let mut dt_from = first_dt.clone();
+    for dt in partition_days(lake)
+        .await?
+        .into_iter()
+        .rev()
+        .filter(|d| *d <= first_dt)
+    {
+        let found = full
+            .sql(
+                "SELECT count(*) FROM agent_events WHERE dt = $3 AND username = $1 \
+                 AND event_type <> 'HEART_BEAT' AND event_timestamp < $2",
+            )
+            .await?
+            .with_param_values(ParamValues::List(vec![
+                ScalarValue::Utf8(Some(request.agent.clone())).into(),
+                ts_param(day.from).into(),
+                ScalarValue::Utf8(Some(dt.clone())).into(),
+            ]))?
+            .collect()
+            .await?;
+        let count = found
+            .first()
+            .map(|b| arrow::compute::cast(b.column(0), &DataType::Int64))
+            .transpose()?;
+        if count.is_some_and(|c| c.as_primitive::<arrow::datatypes::Int64Type>().value(0) > 0) {
+            dt_from = dt;
+            break;
+        }
+    }
+    let arns = full
+        .sql("SELECT DISTINCT agent_arn FROM agent_events WHERE dt BETWEEN $2 AND $3 AND username = $1")
+        .await?
+        .with_param_values(ParamValues::List(vec![
+            ScalarValue::Utf8(Some(request.agent.clone())).into(),
+            ScalarValue::Utf8(Some(dt_from.clone())).into(),
+            ScalarValue::Utf8(Some(last_dt.clone())).into(),
+        ]))?
+        .collect()
+        .await?;
+    let mut agent_arns = Vec::new();
+    for b in &arns {
+        let arn = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        agent_arns.extend(arn.as_string::<i32>().iter().flatten().map(str::to_string));
+    }
+    if agent_arns.is_empty() {
+        check_agents(&full, std::slice::from_ref(&request.agent)).await?;
+    }
+    let scope = catalog::Scope {
+        dt_from,
+        dt_to: last_dt,
+        agent_arns,
+    };
+    let ctx = catalog::open_scoped(lake, Some(&scope)).await?;
     // An interval still open at the end of the data runs to the end of the day, or to now.
     let open_end = if request.now < day.to {
         request.now
@@ -68,7 +154,7 @@ pub async fn audit(ctx: &SessionContext, request: &Audit) -> Result<SendableReco
         ts_param(day.to),
         ts_param(open_end),
     ];
-    run(ctx, AUDIT_SQL, params, request.tz).await
+    run(&ctx, AUDIT_SQL, params, request.tz).await
 }
 
 /// Runs the Login/Logout report and returns its rows with times in the report's zone.
@@ -85,6 +171,36 @@ pub async fn login_logout(
         list_param(&request.routing_profiles),
     ];
     run(ctx, LOGIN_LOGOUT_SQL, params, request.tz).await
+}
+
+/// The audit's rows as timeline slices (status, start, end), read back from its stream.
+pub async fn slices(mut stream: SendableRecordBatchStream) -> Result<Vec<crate::timeline::Slice>> {
+    let mut out = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let text = |name: &str| -> Result<arrow::array::StringArray> {
+            let column = batch
+                .column_by_name(name)
+                .ok_or_else(|| Error::Other(format!("audit has no column {name}")))?;
+            Ok(arrow::compute::cast(column, &DataType::Utf8)?
+                .as_string::<i32>()
+                .clone())
+        };
+        let (status, start, end) = (text("status")?, text("start_time")?, text("end_time")?);
+        for i in 0..batch.num_rows() {
+            let time = |a: &arrow::array::StringArray| {
+                DateTime::parse_from_rfc3339(a.value(i))
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| Error::Other(e.to_string()))
+            };
+            out.push(crate::timeline::Slice {
+                status: status.value(i).to_string(),
+                start: time(&start)?,
+                end: time(&end)?,
+            });
+        }
+    }
+    Ok(out)
 }
 
 async fn run(

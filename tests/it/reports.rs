@@ -421,3 +421,88 @@ fn report_formats_and_errors() {
     }
     insta::assert_snapshot!("report_errors", all);
 }
+
+#[test]
+fn audit_reads_only_the_partitions_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    etl(&lake, &[&fixture("dst-days.ndjson")]);
+    // Damage the March days: an audit of November 1st must not touch them.
+    for table in ["agent_events", "agent_event_contacts"] {
+        let part = lake.join(format!("{table}/dt=2026-03-08/part-0.parquet"));
+        if part.exists() {
+            std::fs::write(&part, b"not parquet").unwrap();
+        }
+    }
+    let l = lake.to_str().unwrap();
+    let csv = report(&[
+        "report",
+        "audit",
+        "--lake",
+        l,
+        "--agent",
+        "dana",
+        "--date",
+        "2026-11-01",
+        "--tz",
+        "America/New_York",
+    ]);
+    assert!(csv.contains(",90000.000,"), "{csv}");
+    // An audit that needs the damaged day fails loudly instead of guessing.
+    let r = run(&[
+        "report",
+        "audit",
+        "--lake",
+        l,
+        "--agent",
+        "dana",
+        "--date",
+        "2026-03-09",
+        "--tz",
+        "America/New_York",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("Parquet"), "{}", r.stderr);
+}
+
+#[test]
+fn audit_draws_the_day_as_an_svg_timeline() {
+    let (_d, lake) = lake_of("dst-days.ndjson");
+    let svg = report(&[
+        "report",
+        "audit",
+        "--lake",
+        &lake,
+        "--agent",
+        "dana",
+        "--date",
+        "2026-11-01",
+        "--tz",
+        "America/New_York",
+        "--format",
+        "svg",
+    ]);
+    assert!(svg.starts_with("<svg "), "{svg}");
+    assert!(
+        svg.contains("dana — 2026-11-01 (America/New_York, 25 h)"),
+        "{svg}"
+    );
+    assert_eq!(svg.matches("<line ").count(), 26);
+    assert_eq!(
+        svg.matches("<title>Available 00:00:00 – 00:00:00</title>")
+            .count(),
+        1,
+        "{svg}"
+    );
+    let r = run(&[
+        "report",
+        "login-logout",
+        "--lake",
+        &lake,
+        "--range",
+        "today",
+        "--format",
+        "svg",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
