@@ -318,7 +318,13 @@ pub async fn run(cli: Cli) -> Result<()> {
                     Some(target) => output::write_object(target, svg.into_bytes(), &s3).await,
                 };
             }
-            deliver(stream, &args.common, &s3).await
+            deliver(
+                stream,
+                args.common.format,
+                args.common.output.as_deref(),
+                &s3,
+            )
+            .await
         }
         Command::Report(ReportCommand::Run(args)) => run_saved(args, &s3).await,
         Command::Nightly(args) => {
@@ -341,14 +347,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Report(ReportCommand::LoginLogout(args)) => {
             let now = now(&args.common)?;
             let tz = args.common.tz;
-            let window = match (args.range, &args.from, &args.to) {
-                (Some(preset), _, _) => preset.window(tz, now),
-                (None, Some(from), Some(to)) => report::custom_window(
-                    report::parse_instant(from, tz)?,
-                    report::parse_instant(to, tz)?,
-                )?,
-                _ => return Err(Error::usage("give --range, or --from and --to")),
-            };
+            let window = report::window(
+                args.range,
+                args.from.as_deref(),
+                args.to.as_deref(),
+                tz,
+                now,
+            )?
+            .ok_or_else(|| Error::usage("give --range, or --from and --to"))?;
             let request = report::LoginLogout {
                 window,
                 tz,
@@ -358,7 +364,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             let ctx = catalog::open(&Location::parse(&args.common.lake, &s3, false)?).await?;
             let stream = report::login_logout(&ctx, &request).await?;
-            deliver(stream, &args.common, &s3).await
+            deliver(
+                stream,
+                args.common.format,
+                args.common.output.as_deref(),
+                &s3,
+            )
+            .await
         }
         Command::Generate(args) => {
             let stats = generate::generate(&generate::GenerateOptions {
@@ -444,14 +456,14 @@ async fn run_saved(args: RunArgs, s3: &S3Options) -> Result<()> {
             report::audit(&lake, &request).await?
         }
         Kind::LoginLogout => {
-            let window = match (&saved.range, &saved.from, &saved.to) {
-                (Some(preset), _, _) => preset.window(tz, now),
-                (None, Some(from), Some(to)) => report::custom_window(
-                    report::parse_instant(from, tz)?,
-                    report::parse_instant(to, tz)?,
-                )?,
-                _ => report::Preset::Yesterday.window(tz, now),
-            };
+            let window = report::window(
+                saved.range,
+                saved.from.as_deref(),
+                saved.to.as_deref(),
+                tz,
+                now,
+            )?
+            .unwrap_or_else(|| report::Preset::Yesterday.window(tz, now));
             let request = report::LoginLogout {
                 window,
                 tz,
@@ -462,16 +474,7 @@ async fn run_saved(args: RunArgs, s3: &S3Options) -> Result<()> {
             report::login_logout(&catalog::open(&lake).await?, &request).await?
         }
     };
-    match &args.output {
-        None => {
-            output::write_stream(stream, args.format.rows()?, &mut std::io::stdout().lock()).await
-        }
-        Some(target) => {
-            let mut bytes = Vec::new();
-            output::write_stream(stream, args.format.rows()?, &mut bytes).await?;
-            output::write_object(target, bytes, s3).await
-        }
-    }
+    deliver(stream, args.format, args.output.as_deref(), s3).await
 }
 
 fn now(common: &ReportCommon) -> Result<chrono::DateTime<chrono::Utc>> {
@@ -484,17 +487,18 @@ fn now(common: &ReportCommon) -> Result<chrono::DateTime<chrono::Utc>> {
 /// A report's rows to stdout, streamed, or to `--output` as one atomic write.
 async fn deliver(
     stream: datafusion::physical_plan::SendableRecordBatchStream,
-    common: &ReportCommon,
+    format: ReportFormat,
+    target: Option<&str>,
     s3: &S3Options,
 ) -> Result<()> {
-    match &common.output {
+    match target {
         None => {
             let mut out = std::io::stdout().lock();
-            output::write_stream(stream, common.format.rows()?, &mut out).await
+            output::write_stream(stream, format.rows()?, &mut out).await
         }
         Some(target) => {
             let mut bytes = Vec::new();
-            output::write_stream(stream, common.format.rows()?, &mut bytes).await?;
+            output::write_stream(stream, format.rows()?, &mut bytes).await?;
             output::write_object(target, bytes, s3).await
         }
     }

@@ -434,6 +434,24 @@ pub fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>> {
     }
 }
 
+/// The window of a preset or of a custom `from`/`to` pair; `None` when neither is given.
+pub fn window(
+    preset: Option<Preset>,
+    from: Option<&str>,
+    to: Option<&str>,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Option<Window>> {
+    Ok(match (preset, from, to) {
+        (Some(preset), _, _) => Some(preset.window(tz, now)),
+        (None, Some(from), Some(to)) => Some(custom_window(
+            parse_instant(from, tz)?,
+            parse_instant(to, tz)?,
+        )?),
+        _ => None,
+    })
+}
+
 pub fn custom_window(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Window> {
     if from >= to {
         return Err(Error::usage(format!(

@@ -110,6 +110,41 @@ def main():
     print(f"ratio (connect-lake / duckdb) per CPU-second: {rows[0][4] / rows[1][4]:.2f}x; "
           f"peak RSS: {rows[0][5] / rows[1][5]:.2f}x")
     print("note: connect-lake also writes agent_event_contacts; the DuckDB script writes agent_events only.")
+    reports(args.bin, data, args.repeat)
+
+
+def reports(binary, data, repeat):
+    """Whole-process times of the two reports on a lake of 10 days x 170 agents."""
+    inp = os.path.join(data, "report-input")
+    lake = os.path.join(data, "report-lake")
+    stamp = os.path.join(data, "report-lake.json")
+    params = {"agents": 170, "days": 10, "seed": 5}
+    if not (os.path.exists(stamp) and json.load(open(stamp)) == params):
+        shutil.rmtree(inp, ignore_errors=True)
+        shutil.rmtree(lake, ignore_errors=True)
+        print(f"bench: building the report lake ({params}) ...", flush=True)
+        measured([binary, "generate", "--out", inp, "--agents", "170", "--days", "10", "--start", "2026-11-01",
+                  "--seed", "5", "--format", "firehose", "--gzip"])
+        measured([binary, "etl", "--quiet", "--source", "agent-events", "--lake", lake, inp])
+        json.dump(params, open(stamp, "w"))
+    _, out = measured([binary, "query", "--lake", lake, "--format", "csv",
+                       "SELECT min(username) FROM agent_events WHERE dt = '2026-11-06'"])
+    agent = out.splitlines()[1]
+    cases = [
+        ("report audit (1 agent, 1 day)", [binary, "report", "audit", "--lake", lake, "--agent", agent,
+                                           "--date", "2026-11-06", "--tz", "America/New_York"]),
+        ("report login-logout --range yesterday", [binary, "report", "login-logout", "--lake", lake, "--range",
+                                                   "yesterday", "--now", "2026-11-07T12:00:00Z", "--tz", "America/New_York"]),
+    ]
+    print()
+    print(f"reports on a lake of 10 days x 170 agents; median of {max(repeat, 5)} runs, whole process")
+    print(f"{'report':<40}{'wall ms':>9}{'CPU ms':>9}{'peak RSS MiB':>14}")
+    for name, cmd in cases:
+        runs = [run_child(cmd) for _ in range(max(repeat, 5))]
+        wall = statistics.median(r["wall"] for r in runs) * 1000
+        cpu = statistics.median(r["cpu"] for r in runs) * 1000
+        rss = statistics.median(r["rss_mib"] for r in runs)
+        print(f"{name:<40}{wall:>9.0f}{cpu:>9.0f}{rss:>14.0f}")
 
 
 if __name__ == "__main__":

@@ -27,21 +27,6 @@ schedule = "weekly"
 days = ["wed"]
 "#;
 
-fn in_dir(dir: &std::path::Path, args: &[&str]) -> Run {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_connect-lake"));
-    let out = cmd
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "1")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 fn delivered(dir: &std::path::Path) -> Vec<String> {
     snapshot_tree(&dir.join("delivered")).into_keys().collect()
 }
@@ -56,7 +41,7 @@ fn nightly_ingests_each_object_once_and_catches_up_missed_days() {
 
     // Wednesday 2026-11-26 01:00 in New York: the daily report is due for the 24th-26th (two
     // days of catch-up), the weekly audit for Wednesday the 25th.
-    let first = in_dir(d, &["nightly", "--now", "2026-11-26T06:00:00Z"]);
+    let first = run_in(d, &["nightly", "--now", "2026-11-26T06:00:00Z"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(
         first
@@ -75,7 +60,7 @@ fn nightly_ingests_each_object_once_and_catches_up_missed_days() {
         ]
     );
     // The run of the 25th covers the 24th: the same rows as the report run by hand.
-    let by_hand = in_dir(
+    let by_hand = run_in(
         d,
         &[
             "report",
@@ -106,7 +91,7 @@ fn nightly_ingests_each_object_once_and_catches_up_missed_days() {
 
     // A second run the same night ingests nothing and delivers nothing.
     let lake_before = snapshot_tree(&d.join("lake"));
-    let second = in_dir(d, &["nightly", "--now", "2026-11-26T06:30:00Z"]);
+    let second = run_in(d, &["nightly", "--now", "2026-11-26T06:30:00Z"]);
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(
         second
@@ -125,7 +110,7 @@ fn nightly_ingests_each_object_once_and_catches_up_missed_days() {
     // A new object is picked up; a report missing from the delivery folder is made again.
     std::fs::copy(fixture("login-logout-ranges.ndjson"), d.join("in/b.ndjson")).unwrap();
     std::fs::remove_file(d.join("delivered/Reports/ops/logins-2026-11-25.csv")).unwrap();
-    let third = in_dir(d, &["nightly", "--now", "2026-11-26T07:00:00Z"]);
+    let third = run_in(d, &["nightly", "--now", "2026-11-26T07:00:00Z"]);
     assert_eq!(third.code, 0, "{}", third.stderr);
     assert!(
         third
@@ -148,7 +133,7 @@ fn nightly_ingests_each_object_once_and_catches_up_missed_days() {
     );
 
     // The next night, a missed night is caught up: two days later, two new daily reports.
-    let later = in_dir(d, &["nightly", "--now", "2026-11-28T06:00:00Z"]);
+    let later = run_in(d, &["nightly", "--now", "2026-11-28T06:00:00Z"]);
     assert_eq!(later.code, 0, "{}", later.stderr);
     assert!(
         later.stdout.contains("logins of 2026-11-27: written"),
@@ -169,12 +154,12 @@ fn saved_reports_run_by_name_and_bad_configs_name_the_report_and_field() {
     let lake = d.join("lake");
     etl(&lake, &[&fixture("report-scenarios.ndjson")]);
     std::fs::write(d.join("connect-lake.toml"), CONFIG).unwrap();
-    let saved = in_dir(
+    let saved = run_in(
         d,
         &["report", "run", "logins", "--now", "2026-11-25T09:30:00Z"],
     );
     assert_eq!(saved.code, 0, "{}", saved.stderr);
-    let direct = in_dir(
+    let direct = run_in(
         d,
         &[
             "report",
@@ -192,7 +177,7 @@ fn saved_reports_run_by_name_and_bad_configs_name_the_report_and_field() {
         ],
     );
     assert_eq!(saved.stdout, direct.stdout);
-    let audit = in_dir(
+    let audit = run_in(
         d,
         &[
             "report",
@@ -231,7 +216,7 @@ fn saved_reports_run_by_name_and_bad_configs_name_the_report_and_field() {
         ),
     ] {
         std::fs::write(d.join("bad.toml"), text).unwrap();
-        let r = in_dir(d, &["report", "run", "logins", "--config", "bad.toml"]);
+        let r = run_in(d, &["report", "run", "logins", "--config", "bad.toml"]);
         assert_eq!(r.code, 2, "{name}: {}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{name}: {}", r.stderr);
         messages.push_str(&format!("{name}: {}", r.stderr));

@@ -27,8 +27,20 @@ pub fn run(args: &[&str]) -> Run {
     run_with_stdin(args, None)
 }
 
+/// Runs the binary in folder `dir` (for commands that read `connect-lake.toml` from there).
+pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    spawn(args, None, Some(dir))
+}
+
 pub fn run_with_stdin(args: &[&str], stdin: Option<&str>) -> Run {
+    spawn(args, stdin, None)
+}
+
+fn spawn(args: &[&str], stdin: Option<&str>, dir: Option<&Path>) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_connect-lake"));
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
     cmd.args(args)
         .env("CI", "1")
         .env_remove("RUST_LOG")
