@@ -137,13 +137,11 @@ impl Config {
                 .validate()
                 .map_err(|e| Error::usage(format!("{origin}: report {name}: {e}")))?;
         }
-        if let Some(ingest) = &config.ingest {
-            if ingest.source != "agent-events" {
-                return Err(Error::usage(format!(
-                    "{origin}: ingest.source: {:?} is not a source (agent-events)",
-                    ingest.source
-                )));
-            }
+        if let Some(ingest) = config.ingest.as_ref().filter(|i| i.source != "agent-events") {
+            return Err(Error::usage(format!(
+                "{origin}: ingest.source: {:?} is not a source (agent-events)",
+                ingest.source
+            )));
         }
         Ok(config)
     }
