@@ -50,9 +50,13 @@ pub struct Scope {
 /// under `<name>__lake` and `<name>` is a filtering view over it, below the `sql/` views.
 pub async fn open_scoped(lake: &Location, scope: Option<&Scope>) -> Result<SessionContext> {
     lake::check_lake(lake).await?;
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("connect", "lake");
+    // Report filters are selective (one agent, LOGIN/LOGOUT events, a username): evaluating
+    // them while decoding skips most of the other columns' pages.
+    config.options_mut().execution.parquet.pushdown_filters = true;
+    config.options_mut().execution.parquet.reorder_filters = true;
     let ctx = SessionContext::new_with_config(config);
     ctx.register_object_store(&lake.store_url, lake.store.clone());
     for table in schema::tables()? {
