@@ -42,8 +42,10 @@ pub async fn open(lake: &Location) -> Result<SessionContext> {
 #[derive(Debug, Clone)]
 pub struct Scope {
     pub dt_from: String,
-    pub dt_to: String,
-    pub agent_arns: Vec<String>,
+    /// The last day, or every day from `dt_from` on.
+    pub dt_to: Option<String>,
+    /// Only these agents, or all.
+    pub agent_arns: Option<Vec<String>>,
 }
 
 /// Like [`open`], but every table shows only the rows of `scope`: the tables are registered
@@ -77,17 +79,22 @@ pub async fn open_scoped(lake: &Location, scope: Option<&Scope>) -> Result<Sessi
                 let hidden = format!("{}__lake", table.name);
                 ctx.register_table(hidden.as_str(), listing)?;
                 let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
-                let arns: Vec<String> = scope.agent_arns.iter().map(|a| quote(a)).collect();
-                let arn_filter = if arns.is_empty() {
-                    "FALSE".to_string()
-                } else {
-                    format!("agent_arn IN ({})", arns.join(", "))
-                };
+                let mut filters = vec![format!("{PARTITION_COLUMN} >= {}", quote(&scope.dt_from))];
+                if let Some(to) = &scope.dt_to {
+                    filters.push(format!("{PARTITION_COLUMN} <= {}", quote(to)));
+                }
+                if let Some(arns) = &scope.agent_arns {
+                    let arns: Vec<String> = arns.iter().map(|a| quote(a)).collect();
+                    filters.push(if arns.is_empty() {
+                        "FALSE".to_string()
+                    } else {
+                        format!("agent_arn IN ({})", arns.join(", "))
+                    });
+                }
                 let sql = format!(
-                    "CREATE VIEW {} AS SELECT * FROM {hidden} WHERE {PARTITION_COLUMN} BETWEEN {} AND {} AND {arn_filter}",
+                    "CREATE VIEW {} AS SELECT * FROM {hidden} WHERE {}",
                     table.name,
-                    quote(&scope.dt_from),
-                    quote(&scope.dt_to),
+                    filters.join(" AND ")
                 );
                 ctx.sql(&sql).await?;
             }

@@ -362,8 +362,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 hierarchy: args.hierarchy,
                 routing_profiles: args.routing_profiles,
             };
-            let ctx = catalog::open(&Location::parse(&args.common.lake, &s3, false)?).await?;
-            let stream = report::login_logout(&ctx, &request).await?;
+            let lake = Location::parse(&args.common.lake, &s3, false)?;
+            let stream = report::login_logout(&lake, &request).await?;
             deliver(
                 stream,
                 args.common.format,
@@ -471,7 +471,7 @@ async fn run_saved(args: RunArgs, s3: &S3Options) -> Result<()> {
                 hierarchy: saved.hierarchy.clone(),
                 routing_profiles: saved.routing_profiles.clone(),
             };
-            report::login_logout(&catalog::open(&lake).await?, &request).await?
+            report::login_logout(&lake, &request).await?
         }
     };
     deliver(stream, args.format, args.output.as_deref(), s3).await

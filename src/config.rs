@@ -137,7 +137,11 @@ impl Config {
                 .validate()
                 .map_err(|e| Error::usage(format!("{origin}: report {name}: {e}")))?;
         }
-        if let Some(ingest) = config.ingest.as_ref().filter(|i| i.source != "agent-events") {
+        if let Some(ingest) = config
+            .ingest
+            .as_ref()
+            .filter(|i| i.source != "agent-events")
+        {
             return Err(Error::usage(format!(
                 "{origin}: ingest.source: {:?} is not a source (agent-events)",
                 ingest.source

@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, Kind, SavedReport};
 use crate::error::{Error, Result};
 use crate::etl::{self, EtlOptions, SourceKind, Summary};
+use crate::lake;
 use crate::output::{self, Format};
 use crate::report;
 use crate::source::{self, InputObject};
 use crate::store::{Location, S3Options};
-use crate::{catalog, lake};
 
 /// One ingested input object, as the ledger records it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -169,7 +169,6 @@ pub async fn run(
     if scheduled.is_empty() {
         return Ok(outcome);
     }
-    let ctx = catalog::open(&lake).await?;
     for (name, saved) in scheduled {
         let tz = report::parse_tz(&saved.tz)?;
         let today = report::local_date(now, tz);
@@ -182,7 +181,7 @@ pub async fn run(
             if delivered(&target, s3).await {
                 continue;
             }
-            let result = deliver_scheduled(&lake, &ctx, saved, day, tz, &target, s3)
+            let result = deliver_scheduled(&lake, saved, day, tz, &target, s3)
                 .await
                 .map_err(|e| e.to_string());
             outcome.deliveries.push((name.clone(), day, target, result));
@@ -222,7 +221,6 @@ async fn delivered(target: &str, s3: &S3Options) -> bool {
 /// A scheduled run at 00:00 of `day` covers the previous local day.
 async fn deliver_scheduled(
     lake: &Location,
-    ctx: &datafusion::prelude::SessionContext,
     saved: &SavedReport,
     day: chrono::NaiveDate,
     tz: chrono_tz::Tz,
@@ -249,7 +247,7 @@ async fn deliver_scheduled(
                 hierarchy: saved.hierarchy.clone(),
                 routing_profiles: saved.routing_profiles.clone(),
             };
-            report::login_logout(ctx, &request).await?
+            report::login_logout(lake, &request).await?
         }
     };
     let mut bytes = Vec::new();

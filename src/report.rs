@@ -138,8 +138,8 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
     }
     let scope = catalog::Scope {
         dt_from,
-        dt_to: last_dt,
-        agent_arns,
+        dt_to: Some(last_dt),
+        agent_arns: Some(agent_arns),
     };
     let ctx = catalog::open_scoped(lake, Some(&scope)).await?;
     // An interval still open at the end of the data runs to the end of the day, or to now.
@@ -158,19 +158,87 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
 }
 
 /// Runs the Login/Logout report and returns its rows with times in the report's zone.
+///
+/// Sessions are derived only from the days that can matter: for every agent with a LOGIN or
+/// LOGOUT from the range's start on, the search goes back one partition at a time to the
+/// agent's last LOGOUT before the range (where its state is known: no session open); the
+/// sessions are then computed from the earliest such day on.
 pub async fn login_logout(
-    ctx: &SessionContext,
+    lake: &Location,
     request: &LoginLogout,
 ) -> Result<SendableRecordBatchStream> {
-    check_agents(ctx, &request.agents).await?;
+    let full = catalog::open(lake).await?;
+    check_agents(&full, &request.agents).await?;
+    let from = ts_param(request.window.from);
+    let from_dt = dt_of(request.window.from);
+    let mut unresolved = agent_set(
+        &full,
+        "SELECT DISTINCT agent_arn FROM agent_events WHERE dt >= $1 AND event_timestamp >= $2 \
+         AND event_type IN ('LOGIN', 'LOGOUT')",
+        vec![ScalarValue::Utf8(Some(from_dt.clone())), from.clone()],
+    )
+    .await?;
+    let mut dt_from = from_dt.clone();
+    for dt in partition_days(lake)
+        .await?
+        .into_iter()
+        .rev()
+        .filter(|d| *d <= from_dt)
+    {
+        if unresolved.is_empty() {
+            break;
+        }
+        dt_from = dt.clone();
+        let closed = agent_set(
+            &full,
+            "SELECT DISTINCT agent_arn FROM agent_events WHERE dt = $1 AND event_timestamp < $2 \
+             AND event_type = 'LOGOUT'",
+            vec![ScalarValue::Utf8(Some(dt)), from.clone()],
+        )
+        .await?;
+        unresolved.retain(|a| !closed.contains(a));
+    }
+    let scope = catalog::Scope {
+        dt_from,
+        dt_to: None,
+        agent_arns: None,
+    };
+    let ctx = catalog::open_scoped(lake, Some(&scope)).await?;
     let params = vec![
-        ts_param(request.window.from),
+        from,
         ts_param(request.window.to),
         list_param(&request.agents),
         list_param(&request.hierarchy),
         list_param(&request.routing_profiles),
     ];
-    run(ctx, LOGIN_LOGOUT_SQL, params, request.tz).await
+    run(&ctx, LOGIN_LOGOUT_SQL, params, request.tz).await
+}
+
+async fn agent_set(
+    ctx: &SessionContext,
+    sql: &str,
+    params: Vec<ScalarValue>,
+) -> Result<std::collections::BTreeSet<String>> {
+    let batches = ctx
+        .sql(sql)
+        .await?
+        .with_param_values(ParamValues::List(
+            params.into_iter().map(Into::into).collect(),
+        ))?
+        .collect()
+        .await?;
+    let mut out = std::collections::BTreeSet::new();
+    for b in &batches {
+        let column = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        out.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
+    }
+    Ok(out)
 }
 
 /// The audit's rows as timeline slices (status, start, end), read back from its stream.

@@ -506,3 +506,63 @@ fn audit_draws_the_day_as_an_svg_timeline() {
     ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[test]
+fn login_logout_finds_logins_days_before_the_range() {
+    // gus: LOGOUT on the 20th, LOGIN on the 21st (browser closed, session stays open), LOGIN
+    // again on the 23rd (inside the session: ignored), LOGOUT on the 24th inside the range.
+    // hal: LOGIN on the 22nd, LOGOUT on the 22nd, LOGIN on the 24th in the range, still open.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long-sessions.ndjson");
+    let events = [
+        ("gus", "LOGOUT", "2026-11-20T18:00:00.000Z"),
+        ("gus", "LOGIN", "2026-11-21T09:00:00.000Z"),
+        ("gus", "HEART_BEAT", "2026-11-22T09:00:00.000Z"),
+        ("gus", "LOGIN", "2026-11-23T09:00:00.000Z"),
+        ("gus", "LOGOUT", "2026-11-24T12:00:00.000Z"),
+        ("hal", "LOGIN", "2026-11-22T09:00:00.000Z"),
+        ("hal", "LOGOUT", "2026-11-22T17:00:00.000Z"),
+        ("hal", "LOGIN", "2026-11-24T09:00:00.000Z"),
+        ("hal", "HEART_BEAT", "2026-11-25T01:00:00.000Z"),
+    ];
+    let text: String = events
+        .iter()
+        .enumerate()
+        .map(|(i, (user, kind, ts))| {
+            format!(
+                "{{\"EventId\":\"e{i}\",\"EventType\":\"{kind}\",\"EventTimestamp\":\"{ts}\",\
+                 \"AgentARN\":\"arn:aws:connect:us-east-1:1:instance/i/agent/{user}\",\
+                 \"CurrentAgentSnapshot\":{{\"Configuration\":{{\"Username\":\"{user}\"}}}}}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let lake = dir.path().join("lake");
+    etl(&lake, &[&input]);
+    let csv = report(&[
+        "report",
+        "login-logout",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--range",
+        "yesterday",
+        "--now",
+        "2026-11-25T08:00:00Z",
+    ]);
+    let rows: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!("{} {}→{} last {}", f[0], f[5], f[6], f[8])
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "gus 2026-11-21T09:00:00.000+00:00→2026-11-24T12:00:00.000+00:00 last 2026-11-24T12:00:00.000+00:00",
+            "hal 2026-11-24T09:00:00.000+00:00→ last 2026-11-25T01:00:00.000+00:00",
+        ],
+        "{csv}"
+    );
+}
