@@ -16,7 +16,7 @@ help: ## list the targets
 build: ## build the debug binary
 	$(CARGO) build
 
-demo: build ## generate 3 days for 20 agents, load them into ./lake, show the views and a query
+demo: build ## generate 3 days for 20 agents, load them into ./lake, show the views, a query and both reports
 	rm -rf demo lake
 	$(BIN) generate --out demo/input --agents 20 --days 3 --start 2026-11-22 --seed 7 \
 	    --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001
@@ -32,6 +32,14 @@ demo: build ## generate 3 days for 20 agents, load them into ./lake, show the vi
 	$(BIN) query --lake ./lake "SELECT date_trunc('day', start_timestamp) AS day, status, \
 	    round(sum(date_part('epoch', end_timestamp) - date_part('epoch', start_timestamp)) / 3600, 1) AS hours \
 	    FROM agent_status_intervals WHERE end_timestamp IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 3 DESC LIMIT 15"
+	@echo; echo "== report audit: one agent's day in New York"
+	$(BIN) report audit --lake ./lake --agent ana.patel0 --date 2026-11-23 --tz America/New_York --format table
+	$(BIN) report audit --lake ./lake --agent ana.patel0 --date 2026-11-23 --tz America/New_York --format svg \
+	    --output demo/ana.patel0-2026-11-23.svg
+	@echo; echo "== report login-logout: yesterday in New York, two hierarchy groups"
+	$(BIN) report login-logout --lake ./lake --range yesterday --now 2026-11-24T12:00:00Z --tz America/New_York \
+	    --hierarchy Seattle --hierarchy Dublin --format table
+	@echo; echo "demo: the lake is in ./lake, the input in demo/input, a timeline in demo/ana.patel0-2026-11-23.svg"
 
 test: ## run every test (unit, integration, snapshots)
 	$(CARGO) test --locked
