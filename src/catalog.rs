@@ -34,11 +34,13 @@ pub const VIEWS: &[(&str, &str)] = &[
 
 /// A session over the lake at `lake`: tables and views registered, ready for SQL.
 pub async fn open(lake: &Location) -> Result<SessionContext> {
-    open_scoped(lake, None).await
+    let ctx = session(lake, "").await?;
+    register_views(&ctx).await?;
+    Ok(ctx)
 }
 
-/// A part of the lake: UTC days `dt_from..=dt_to` of some agents. Reports that need only that
-/// part see only it, so the scan prunes every other partition and row group.
+/// A part of the lake: UTC days from `dt_from` (to `dt_to`) of some agents (or all). Reports
+/// that need only that part see only it, so the scan prunes every other partition and row group.
 #[derive(Debug, Clone)]
 pub struct Scope {
     pub dt_from: String,
@@ -48,9 +50,44 @@ pub struct Scope {
     pub agent_arns: Option<Vec<String>>,
 }
 
-/// Like [`open`], but every table shows only the rows of `scope`: the tables are registered
-/// under `<name>__lake` and `<name>` is a filtering view over it, below the `sql/` views.
-pub async fn open_scoped(lake: &Location, scope: Option<&Scope>) -> Result<SessionContext> {
+/// Suffix of the tables of a session opened with [`open_raw`].
+pub const RAW: &str = "__lake";
+
+/// For reports: a session with the tables registered as `<table>__lake` and no views, to look
+/// up what part of the lake a report needs; [`scope`] then adds the views over that part. One
+/// session for both keeps the file listings and Parquet footers it has read.
+pub async fn open_raw(lake: &Location) -> Result<SessionContext> {
+    session(lake, RAW).await
+}
+
+/// Defines every table of a raw session as a view over the rows of `scope` only, then the
+/// views of `sql/` on top.
+pub async fn scope(ctx: &SessionContext, scope: &Scope) -> Result<()> {
+    let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
+    let mut filters = vec![format!("{PARTITION_COLUMN} >= {}", quote(&scope.dt_from))];
+    if let Some(to) = &scope.dt_to {
+        filters.push(format!("{PARTITION_COLUMN} <= {}", quote(to)));
+    }
+    if let Some(arns) = &scope.agent_arns {
+        let arns: Vec<String> = arns.iter().map(|a| quote(a)).collect();
+        filters.push(if arns.is_empty() {
+            "FALSE".to_string()
+        } else {
+            format!("agent_arn IN ({})", arns.join(", "))
+        });
+    }
+    for table in schema::tables()? {
+        let sql = format!(
+            "CREATE VIEW {name} AS SELECT * FROM {name}{RAW} WHERE {}",
+            filters.join(" AND "),
+            name = table.name
+        );
+        ctx.sql(&sql).await?;
+    }
+    register_views(ctx).await
+}
+
+async fn session(lake: &Location, suffix: &str) -> Result<SessionContext> {
     lake::check_lake(lake).await?;
     let mut config = SessionConfig::new()
         .with_information_schema(true)
@@ -71,41 +108,18 @@ pub async fn open_scoped(lake: &Location, scope: Option<&Scope>) -> Result<Sessi
             .with_listing_options(options)
             .with_schema(table.arrow_schema()?);
         let listing = Arc::new(ListingTable::try_new(config)?);
-        match scope {
-            None => {
-                ctx.register_table(table.name.as_str(), listing)?;
-            }
-            Some(scope) => {
-                let hidden = format!("{}__lake", table.name);
-                ctx.register_table(hidden.as_str(), listing)?;
-                let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
-                let mut filters = vec![format!("{PARTITION_COLUMN} >= {}", quote(&scope.dt_from))];
-                if let Some(to) = &scope.dt_to {
-                    filters.push(format!("{PARTITION_COLUMN} <= {}", quote(to)));
-                }
-                if let Some(arns) = &scope.agent_arns {
-                    let arns: Vec<String> = arns.iter().map(|a| quote(a)).collect();
-                    filters.push(if arns.is_empty() {
-                        "FALSE".to_string()
-                    } else {
-                        format!("agent_arn IN ({})", arns.join(", "))
-                    });
-                }
-                let sql = format!(
-                    "CREATE VIEW {} AS SELECT * FROM {hidden} WHERE {}",
-                    table.name,
-                    filters.join(" AND ")
-                );
-                ctx.sql(&sql).await?;
-            }
-        }
+        ctx.register_table(format!("{}{suffix}", table.name).as_str(), listing)?;
     }
+    Ok(ctx)
+}
+
+async fn register_views(ctx: &SessionContext) -> Result<()> {
     for (name, sql) in VIEWS {
         ctx.sql(sql)
             .await
             .map_err(|e| Error::Other(format!("sql/{name}.sql: {e}")))?;
     }
-    Ok(ctx)
+    Ok(())
 }
 
 /// Planning options for user SQL: queries only. DDL, DML, COPY and SET are refused before

@@ -84,7 +84,7 @@ fn list_param(values: &[String]) -> ScalarValue {
 /// agent's rows.
 pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBatchStream> {
     let day = local_day(request.date, request.tz);
-    let full = catalog::open(lake).await?;
+    let ctx = catalog::open_raw(lake).await?;
     let first_dt = dt_of(day.from);
     let last_dt = dt_of(day.to - Duration::microseconds(1));
     // The status in force at midnight began at the agent's last status change before it:
@@ -96,9 +96,9 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
         .rev()
         .filter(|d| *d <= first_dt)
     {
-        let found = full
+        let found = ctx
             .sql(
-                "SELECT count(*) FROM agent_events WHERE dt = $3 AND username = $1 \
+                "SELECT count(*) FROM agent_events__lake WHERE dt = $3 AND username = $1 \
                  AND event_type <> 'HEART_BEAT' AND event_timestamp < $2",
             )
             .await?
@@ -118,8 +118,8 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
             break;
         }
     }
-    let arns = full
-        .sql("SELECT DISTINCT agent_arn FROM agent_events WHERE dt BETWEEN $2 AND $3 AND username = $1")
+    let arns = ctx
+        .sql("SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt BETWEEN $2 AND $3 AND username = $1")
         .await?
         .with_param_values(ParamValues::List(vec![
             ScalarValue::Utf8(Some(request.agent.clone())).into(),
@@ -134,14 +134,14 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
         agent_arns.extend(arn.as_string::<i32>().iter().flatten().map(str::to_string));
     }
     if agent_arns.is_empty() {
-        check_agents(&full, std::slice::from_ref(&request.agent)).await?;
+        check_agents(&ctx, std::slice::from_ref(&request.agent)).await?;
     }
     let scope = catalog::Scope {
         dt_from,
         dt_to: Some(last_dt),
         agent_arns: Some(agent_arns),
     };
-    let ctx = catalog::open_scoped(lake, Some(&scope)).await?;
+    catalog::scope(&ctx, &scope).await?;
     // An interval still open at the end of the data runs to the end of the day, or to now.
     let open_end = if request.now < day.to {
         request.now
@@ -167,13 +167,13 @@ pub async fn login_logout(
     lake: &Location,
     request: &LoginLogout,
 ) -> Result<SendableRecordBatchStream> {
-    let full = catalog::open(lake).await?;
-    check_agents(&full, &request.agents).await?;
+    let ctx = catalog::open_raw(lake).await?;
+    check_agents(&ctx, &request.agents).await?;
     let from = ts_param(request.window.from);
     let from_dt = dt_of(request.window.from);
     let mut unresolved = agent_set(
-        &full,
-        "SELECT DISTINCT agent_arn FROM agent_events WHERE dt >= $1 AND event_timestamp >= $2 \
+        &ctx,
+        "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt >= $1 AND event_timestamp >= $2 \
          AND event_type IN ('LOGIN', 'LOGOUT')",
         vec![ScalarValue::Utf8(Some(from_dt.clone())), from.clone()],
     )
@@ -190,8 +190,8 @@ pub async fn login_logout(
         }
         dt_from = dt.clone();
         let closed = agent_set(
-            &full,
-            "SELECT DISTINCT agent_arn FROM agent_events WHERE dt = $1 AND event_timestamp < $2 \
+            &ctx,
+            "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $1 AND event_timestamp < $2 \
              AND event_type = 'LOGOUT'",
             vec![ScalarValue::Utf8(Some(dt)), from.clone()],
         )
@@ -203,7 +203,7 @@ pub async fn login_logout(
         dt_to: None,
         agent_arns: None,
     };
-    let ctx = catalog::open_scoped(lake, Some(&scope)).await?;
+    catalog::scope(&ctx, &scope).await?;
     let params = vec![
         from,
         ts_param(request.window.to),
@@ -290,7 +290,7 @@ async fn check_agents(ctx: &SessionContext, agents: &[String]) -> Result<()> {
         return Ok(());
     }
     let batches = ctx
-        .sql("SELECT DISTINCT username FROM agent_events WHERE username IS NOT NULL")
+        .sql("SELECT DISTINCT username FROM agent_events__lake WHERE username IS NOT NULL")
         .await?
         .collect()
         .await?;
