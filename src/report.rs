@@ -85,54 +85,69 @@ fn list_param(values: &[String]) -> ScalarValue {
 pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBatchStream> {
     let day = local_day(request.date, request.tz);
     let ctx = catalog::open_raw(lake).await?;
-    let first_dt = dt_of(day.from);
     let last_dt = dt_of(day.to - Duration::microseconds(1));
-    // The status in force at midnight began at the agent's last status change before it:
-    // search back one partition at a time, so only the days needed are read.
-    let mut dt_from = first_dt.clone();
-    for dt in partition_days(lake)
-        .await?
-        .into_iter()
-        .rev()
-        .filter(|d| *d <= first_dt)
-    {
-        let found = ctx
-            .sql(
-                "SELECT count(*) FROM agent_events__lake WHERE dt = $3 AND username = $1 \
-                 AND event_type <> 'HEART_BEAT' AND event_timestamp < $2",
-            )
-            .await?
-            .with_param_values(ParamValues::List(vec![
-                ScalarValue::Utf8(Some(request.agent.clone())).into(),
-                ts_param(day.from).into(),
-                ScalarValue::Utf8(Some(dt.clone())).into(),
-            ]))?
-            .collect()
-            .await?;
-        let count = found
-            .first()
-            .map(|b| arrow::compute::cast(b.column(0), &DataType::Int64))
-            .transpose()?;
-        if count.is_some_and(|c| c.as_primitive::<arrow::datatypes::Int64Type>().value(0) > 0) {
-            dt_from = dt;
-            break;
-        }
-    }
-    let arns = ctx
-        .sql("SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt BETWEEN $2 AND $3 AND username = $1")
+    // The status in force at midnight began at the agent's last status change before it. One
+    // query looks for it in the two days before (and finds the agent's ARNs); only when it is
+    // older does the search go back one partition at a time.
+    let near = dt_of(day.from - Duration::days(2));
+    let lookup = ctx
+        .sql(
+            "SELECT agent_arn, max(CASE WHEN event_type <> 'HEART_BEAT' AND event_timestamp < $2 THEN dt END) \
+             FROM agent_events__lake WHERE dt BETWEEN $3 AND $4 AND username = $1 GROUP BY agent_arn",
+        )
         .await?
         .with_param_values(ParamValues::List(vec![
             ScalarValue::Utf8(Some(request.agent.clone())).into(),
-            ScalarValue::Utf8(Some(dt_from.clone())).into(),
+            ts_param(day.from).into(),
+            ScalarValue::Utf8(Some(near.clone())).into(),
             ScalarValue::Utf8(Some(last_dt.clone())).into(),
         ]))?
         .collect()
         .await?;
     let mut agent_arns = Vec::new();
-    for b in &arns {
+    let mut found: Option<String> = None;
+    for b in &lookup {
         let arn = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-        agent_arns.extend(arn.as_string::<i32>().iter().flatten().map(str::to_string));
+        let dt = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
+        for (a, d) in arn
+            .as_string::<i32>()
+            .iter()
+            .zip(dt.as_string::<i32>().iter())
+        {
+            agent_arns.extend(a.map(str::to_string));
+            if let Some(d) = d {
+                found = Some(found.map_or(d.to_string(), |f| f.min(d.to_string())));
+            }
+        }
     }
+    let dt_from = match found {
+        Some(dt) => dt,
+        None => {
+            let mut dt_from = near.clone();
+            for dt in partition_days(lake)
+                .await?
+                .into_iter()
+                .rev()
+                .filter(|d| *d < near)
+            {
+                let older = agent_set(
+                    &ctx,
+                    "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $2 AND username = $1 \
+                     AND event_type <> 'HEART_BEAT'",
+                    vec![ScalarValue::Utf8(Some(request.agent.clone())), ScalarValue::Utf8(Some(dt.clone()))],
+                )
+                .await?;
+                if !older.is_empty() {
+                    agent_arns.extend(older);
+                    dt_from = dt;
+                    break;
+                }
+            }
+            dt_from
+        }
+    };
+    agent_arns.sort();
+    agent_arns.dedup();
     if agent_arns.is_empty() {
         check_agents(&ctx, std::slice::from_ref(&request.agent)).await?;
     }
@@ -171,19 +186,48 @@ pub async fn login_logout(
     check_agents(&ctx, &request.agents).await?;
     let from = ts_param(request.window.from);
     let from_dt = dt_of(request.window.from);
-    let mut unresolved = agent_set(
-        &ctx,
-        "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt >= $1 AND event_timestamp >= $2 \
-         AND event_type IN ('LOGIN', 'LOGOUT')",
-        vec![ScalarValue::Utf8(Some(from_dt.clone())), from.clone()],
-    )
-    .await?;
+    // Agents with a LOGIN or LOGOUT from the range's start on, and whether each has a LOGOUT
+    // in the two days before it (its state there is known: no session open). One query; only
+    // agents without one send the search further back, a partition at a time.
+    let near = dt_of(request.window.from - Duration::days(2));
+    let lookup = ctx
+        .sql(
+            "SELECT agent_arn, max(CASE WHEN event_type = 'LOGOUT' AND event_timestamp < $1 THEN dt END) AS closed \
+             FROM agent_events__lake WHERE dt >= $2 AND event_type IN ('LOGIN', 'LOGOUT') GROUP BY agent_arn \
+             HAVING max(event_timestamp) >= $1",
+        )
+        .await?
+        .with_param_values(ParamValues::List(vec![from.clone().into(), ScalarValue::Utf8(Some(near.clone())).into()]))?
+        .collect()
+        .await?;
+    let mut unresolved = std::collections::BTreeSet::new();
     let mut dt_from = from_dt.clone();
+    for b in &lookup {
+        let arn = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        let closed = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
+        for (a, c) in arn
+            .as_string::<i32>()
+            .iter()
+            .zip(closed.as_string::<i32>().iter())
+        {
+            match (a, c) {
+                (Some(_), Some(c)) if c < dt_from.as_str() => dt_from = c.to_string(),
+                (Some(_), Some(_)) => {}
+                (Some(a), None) => {
+                    unresolved.insert(a.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    if !unresolved.is_empty() {
+        dt_from = near.clone();
+    }
     for dt in partition_days(lake)
         .await?
         .into_iter()
         .rev()
-        .filter(|d| *d <= from_dt)
+        .filter(|d| *d < near)
     {
         if unresolved.is_empty() {
             break;
@@ -191,9 +235,8 @@ pub async fn login_logout(
         dt_from = dt.clone();
         let closed = agent_set(
             &ctx,
-            "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $1 AND event_timestamp < $2 \
-             AND event_type = 'LOGOUT'",
-            vec![ScalarValue::Utf8(Some(dt)), from.clone()],
+            "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $1 AND event_type = 'LOGOUT'",
+            vec![ScalarValue::Utf8(Some(dt))],
         )
         .await?;
         unresolved.retain(|a| !closed.contains(a));
