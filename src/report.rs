@@ -130,7 +130,7 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
                 .rev()
                 .filter(|d| *d < near)
             {
-                let older = agent_set(
+                let older = string_set(
                     &ctx,
                     "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $2 AND username = $1 \
                      AND event_type <> 'HEART_BEAT'",
@@ -233,7 +233,7 @@ pub async fn login_logout(
             break;
         }
         dt_from = dt.clone();
-        let closed = agent_set(
+        let closed = string_set(
             &ctx,
             "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $1 AND event_type = 'LOGOUT'",
             vec![ScalarValue::Utf8(Some(dt))],
@@ -257,7 +257,8 @@ pub async fn login_logout(
     run(&ctx, LOGIN_LOGOUT_SQL, params, request.tz).await
 }
 
-async fn agent_set(
+/// The distinct non-null strings of a query's first column.
+async fn string_set(
     ctx: &SessionContext,
     sql: &str,
     params: Vec<ScalarValue>,
@@ -332,22 +333,12 @@ async fn check_agents(ctx: &SessionContext, agents: &[String]) -> Result<()> {
     if agents.is_empty() {
         return Ok(());
     }
-    let batches = ctx
-        .sql("SELECT DISTINCT username FROM agent_events__lake WHERE username IS NOT NULL")
-        .await?
-        .collect()
-        .await?;
-    let mut known = Vec::new();
-    for b in &batches {
-        let column = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-        known.extend(
-            column
-                .as_string::<i32>()
-                .iter()
-                .flatten()
-                .map(str::to_string),
-        );
-    }
+    let known = string_set(
+        ctx,
+        "SELECT DISTINCT username FROM agent_events__lake WHERE username IS NOT NULL",
+        vec![],
+    )
+    .await?;
     for agent in agents {
         if !known.iter().any(|k| k == agent) {
             let mut scored: Vec<(f64, &String)> = known
