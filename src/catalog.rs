@@ -30,6 +30,15 @@ pub const VIEWS: &[(&str, &str)] = &[
         "login_logout_sessions",
         include_str!("../sql/login_logout_sessions.sql"),
     ),
+    (
+        "contact_flow_paths",
+        include_str!("../sql/contact_flow_paths.sql"),
+    ),
+    ("test_case_runs", include_str!("../sql/test_case_runs.sql")),
+    (
+        "contact_journeys",
+        include_str!("../sql/contact_journeys.sql"),
+    ),
 ];
 
 /// A session over the lake at `lake`: tables and views registered, ready for SQL.
@@ -64,19 +73,27 @@ pub async fn open_raw(lake: &Location) -> Result<SessionContext> {
 /// views of `sql/` on top.
 pub async fn scope(ctx: &SessionContext, scope: &Scope) -> Result<()> {
     let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
-    let mut filters = vec![format!("{PARTITION_COLUMN} >= {}", quote(&scope.dt_from))];
+    let mut days = vec![format!("{PARTITION_COLUMN} >= {}", quote(&scope.dt_from))];
     if let Some(to) = &scope.dt_to {
-        filters.push(format!("{PARTITION_COLUMN} <= {}", quote(to)));
+        days.push(format!("{PARTITION_COLUMN} <= {}", quote(to)));
     }
-    if let Some(arns) = &scope.agent_arns {
+    let agents = scope.agent_arns.as_ref().map(|arns| {
         let arns: Vec<String> = arns.iter().map(|a| quote(a)).collect();
-        filters.push(if arns.is_empty() {
+        if arns.is_empty() {
             "FALSE".to_string()
         } else {
             format!("agent_arn IN ({})", arns.join(", "))
-        });
-    }
+        }
+    });
     for table in schema::tables()? {
+        let mut filters = days.clone();
+        // The agent scope applies to the agent tables; the data-lake tables have no agent.
+        if let Some(agents) = agents
+            .as_ref()
+            .filter(|_| table.column_index("agent_arn").is_some())
+        {
+            filters.push(agents.clone());
+        }
         let sql = format!(
             "CREATE VIEW {name} AS SELECT * FROM {name}{RAW} WHERE {}",
             filters.join(" AND "),

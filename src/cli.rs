@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commit::WriteOptions;
 use crate::config::{Config, Kind};
+use crate::decode::lake_rows::{EpochUnit, InputFormat};
 use crate::error::{Error, Result};
 use crate::etl::{self, EtlOptions, SourceKind};
 use crate::output::{self, Format};
@@ -201,6 +202,10 @@ fn parse_tz(text: &str) -> std::result::Result<chrono_tz::Tz, String> {
 pub enum SourceArg {
     /// Amazon Connect agent event stream records (JSON).
     AgentEvents,
+    /// Data-lake table contact_flow_events (NDJSON, CSV or Parquet exports).
+    ContactFlowEvents,
+    /// Data-lake table connect_test_case_execution_results (NDJSON, CSV or Parquet exports).
+    TestCaseResults,
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +231,12 @@ pub struct EtlArgs {
     /// Write Parquet without page indexes (for old parquet-java readers).
     #[arg(long)]
     pub no_page_index: bool,
+    /// Data-lake exports: the input format (default: told per object by content and name).
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+    /// Data-lake exports: what epoch numbers in timestamp columns count.
+    #[arg(long, value_enum, default_value = "ms")]
+    pub epoch_unit: EpochUnit,
 }
 
 #[derive(Debug, Args)]
@@ -275,6 +286,19 @@ pub struct GenerateArgs {
     /// Share of records truncated or replaced by garbage (0..1).
     #[arg(long, value_parser = parse_rate, default_value = "0")]
     pub bad_rate: f64,
+    /// Also write contact_flow_events and test case result exports of the same contacts,
+    /// one file per table and UTC day, under this folder.
+    #[arg(long, value_name = "DIR")]
+    pub data_lake_out: Option<PathBuf>,
+    /// Format of the data-lake exports.
+    #[arg(long, value_enum, default_value_t = generate::ExportFormat::Ndjson)]
+    pub data_lake_format: generate::ExportFormat,
+    /// Test case executions per day in the data-lake exports.
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    pub test_runs_per_day: u32,
+    /// Write only the data-lake exports, not the agent events.
+    #[arg(long, requires = "data_lake_out")]
+    pub no_agent_events: bool,
 }
 
 fn parse_date(text: &str) -> std::result::Result<chrono::NaiveDate, String> {
@@ -384,6 +408,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 dup_rate: args.dup_rate,
                 late_rate: args.late_rate,
                 bad_rate: args.bad_rate,
+                data_lake_out: args.data_lake_out,
+                data_lake_format: args.data_lake_format,
+                test_runs_per_day: args.test_runs_per_day,
+                agent_events: !args.no_agent_events,
             })?;
             output::line(&stats.line())
         }
@@ -393,7 +421,14 @@ pub async fn run(cli: Cli) -> Result<()> {
 async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()> {
     let source = match args.source {
         SourceArg::AgentEvents => SourceKind::AgentEvents,
+        SourceArg::ContactFlowEvents => SourceKind::ContactFlowEvents,
+        SourceArg::TestCaseResults => SourceKind::TestCaseResults,
     };
+    if source == SourceKind::AgentEvents && args.format.is_some() {
+        return Err(Error::usage(
+            "--format is for data-lake exports; agent events are always JSON",
+        ));
+    }
     let inputs = args
         .inputs
         .iter()
@@ -411,6 +446,8 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
         memory_budget: args.memory_mib.saturating_mul(1 << 20),
         spill_dir: args.spill_dir,
         progress,
+        format: args.format,
+        epoch_unit: args.epoch_unit,
     })
     .await?;
     for message in &summary.reject_messages {

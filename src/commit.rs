@@ -8,11 +8,11 @@
 //! implements rename replaces the object atomically. So a reader sees the old file or the
 //! new one, never a half-written file or both.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array, new_null_array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array, new_null_array};
 use arrow::compute::{concat_batches, take_record_batch};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
 use bytes::Bytes;
@@ -81,10 +81,12 @@ pub async fn commit_day(
     let merged = concat_batches(schema, &all)?;
     drop(all);
     let t1 = std::time::Instant::now();
-    let keep = first_of_each_key(&merged, table)?;
+    let keep = winners(&merged, table)?;
     let t2 = std::time::Instant::now();
-    let kept = keep.true_count();
-    let written = kept - rows_before;
+    // Rows of this run that made it in: new keys, and newer versions replacing lake rows.
+    let written = (rows_before..merged.num_rows())
+        .filter(|&i| keep.value(i))
+        .count();
     let outcome = DayOutcome {
         rows_before,
         written,
@@ -178,9 +180,10 @@ fn adapt(batch: &RecordBatch, schema: &SchemaRef, url: &str) -> Result<RecordBat
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// Marks the first row of each primary key. Rows are ordered lake first, then input order, so
-/// what the lake already holds is never replaced by a redelivery.
-fn first_of_each_key(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
+/// Marks the row kept for each primary key: the one with the latest `dedup_latest` values, and
+/// among equals the first. Rows are ordered lake first, then input order, so what the lake
+/// already holds is never replaced by a redelivery, only by a newer version.
+fn winners(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
     let key_columns = table
         .primary_key
         .iter()
@@ -198,8 +201,44 @@ fn first_of_each_key(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArr
             .collect(),
     )?;
     let rows = converter.convert_columns(&key_columns)?;
-    let mut seen = HashSet::with_capacity(rows.num_rows());
-    Ok(rows.iter().map(|r| Some(seen.insert(r))).collect())
+    if table.dedup_latest.is_empty() {
+        let mut seen = HashSet::with_capacity(rows.num_rows());
+        return Ok(rows.iter().map(|r| Some(seen.insert(r))).collect());
+    }
+    let latest = table
+        .dedup_latest
+        .iter()
+        .map(|c| {
+            batch
+                .column_by_name(c)
+                .and_then(|a| a.as_primitive_opt::<TimestampMicrosecondType>())
+                .cloned()
+                .ok_or_else(|| Error::Other(format!("dedup column {c} is not a timestamp")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Option orders None first: a row without the timestamp loses to one with it.
+    let version = |i: usize| -> Vec<Option<i64>> {
+        latest
+            .iter()
+            .map(|a| a.is_valid(i).then(|| a.value(i)))
+            .collect()
+    };
+    let mut best: HashMap<_, (usize, Vec<Option<i64>>)> = HashMap::with_capacity(rows.num_rows());
+    for (i, key) in rows.iter().enumerate() {
+        let v = version(i);
+        match best.get_mut(&key) {
+            Some(current) if v > current.1 => *current = (i, v),
+            Some(_) => {}
+            None => {
+                best.insert(key, (i, v));
+            }
+        }
+    }
+    let mut keep = vec![false; rows.num_rows()];
+    for (i, _) in best.into_values() {
+        keep[i] = true;
+    }
+    Ok(BooleanArray::from(keep))
 }
 
 /// The kept rows in sort-key order, gathered in one copy.
@@ -365,6 +404,39 @@ mod tests {
         .unwrap();
         assert_eq!(values(&back), vec!["c:late", "a:first", "b:first"]);
         assert!(!dir.path().join("t/dt=1970-01-01").join(TMP_FILE).exists());
+    }
+
+    #[test]
+    fn the_latest_version_wins_null_lowest_first_on_a_tie() {
+        let t: TableDef = serde_json::from_str(
+            r#"{"name":"t","description":"d","primary_key":["id"],"partition_timestamp":"ts",
+                "sort_key":["ts","id"],"dedup_latest":["ts"],"columns":[
+                {"name":"id","type":"string","nullable":false,"description":"i"},
+                {"name":"ts","type":"timestamp","nullable":true,"description":"t"}]}"#,
+        )
+        .unwrap();
+        let schema = t.arrow_schema().unwrap();
+        let b = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["a", "a", "a", "a", "b", "b"])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![
+                        None,
+                        Some(5),
+                        Some(3),
+                        Some(5),
+                        None,
+                        None,
+                    ])
+                    .with_timezone("UTC"),
+                ),
+            ],
+        )
+        .unwrap();
+        let keep = winners(&b, &t).unwrap();
+        let kept: Vec<bool> = (0..keep.len()).map(|i| keep.value(i)).collect();
+        assert_eq!(kept, vec![false, true, false, false, true, false]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 use crate::commit::{self, WriteOptions};
+use crate::decode::lake_rows::{self, EpochUnit, InputFormat, RowDecoder};
 use crate::decode::{self, Reject, agent_events::AgentEventDecoder};
 use crate::error::{Error, Result};
 use crate::lake;
@@ -22,6 +23,8 @@ const DECODE_BATCH_ROWS: usize = crate::decode::agent_events::ROWS;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     AgentEvents,
+    ContactFlowEvents,
+    TestCaseResults,
 }
 
 impl SourceKind {
@@ -29,8 +32,20 @@ impl SourceKind {
     pub fn tables(self) -> &'static [&'static str] {
         match self {
             SourceKind::AgentEvents => &["agent_events", "agent_event_contacts"],
+            SourceKind::ContactFlowEvents => &["contact_flow_events"],
+            SourceKind::TestCaseResults => &["connect_test_case_execution_results"],
         }
     }
+}
+
+/// The decoder of a run: agent events (JSON records of one known shape, two tables) or
+/// data-lake exports (rows of one table in NDJSON, CSV or Parquet).
+enum Decoder {
+    Agent(Box<AgentEventDecoder>),
+    Rows {
+        rows: RowDecoder,
+        format: Option<InputFormat>,
+    },
 }
 
 pub struct EtlOptions {
@@ -42,6 +57,10 @@ pub struct EtlOptions {
     pub memory_budget: usize,
     pub spill_dir: Option<std::path::PathBuf>,
     pub progress: bool,
+    /// Data-lake exports: the format of every input (else told per object).
+    pub format: Option<InputFormat>,
+    /// Data-lake exports: what epoch numbers in timestamp columns count.
+    pub epoch_unit: EpochUnit,
 }
 
 /// The accounting of a run; `--summary-json` writes it as is.
@@ -111,7 +130,13 @@ pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summa
     let total_bytes: u64 = objects.iter().map(|o| o.meta.size).sum();
     let progress = crate::progress::bar(options.progress, total_bytes);
     let mut summary = Summary::default();
-    let mut decoder = AgentEventDecoder::new()?;
+    let mut decoder = match options.source {
+        SourceKind::AgentEvents => Decoder::Agent(Box::new(AgentEventDecoder::new()?)),
+        _ => Decoder::Rows {
+            rows: RowDecoder::new(defs[0].0, options.epoch_unit)?,
+            format: options.format,
+        },
+    };
     let started = std::time::Instant::now();
     for object in objects {
         let bytes = object.read().await?;
@@ -129,8 +154,9 @@ pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summa
         for r in &rejects {
             if summary.reject_messages.len() < MAX_REJECT_MESSAGES {
                 summary.reject_messages.push(format!(
-                    "{} at byte {}: {}",
+                    "{} at {} {}: {}",
                     object.url(),
+                    if r.in_rows { "row" } else { "byte" },
                     r.offset,
                     r.reason
                 ));
@@ -174,13 +200,37 @@ pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summa
 /// Decodes one object into staging and returns its rejects.
 fn decode_object(
     object: &InputObject,
-    bytes: &[u8],
-    decoder: &mut AgentEventDecoder,
+    bytes: &bytes::Bytes,
+    decoder: &mut Decoder,
     staging: &mut Staging,
     defs: &[(&schema::TableDef, arrow::datatypes::SchemaRef)],
     summary: &mut Summary,
 ) -> Result<Vec<Reject>> {
     let mut rejects = Vec::new();
+    if let Decoder::Rows { rows, format } = decoder {
+        let name = object.meta.location.filename().unwrap_or_default();
+        let format = format.unwrap_or_else(|| lake_rows::detect_format(name, bytes));
+        if format == InputFormat::Parquet {
+            let outcome =
+                rows.decode_parquet(bytes.clone(), |rows| flush_rows(rows, staging, defs));
+            let (records, mut found) = outcome.unwrap_or_else(|reason| {
+                // An unreadable Parquet file is one reject: the run goes on.
+                (
+                    1,
+                    vec![Reject {
+                        offset: 0,
+                        in_rows: false,
+                        reason,
+                        raw: Vec::new(),
+                    }],
+                )
+            });
+            flush_rows(rows, staging, defs)?;
+            summary.records_read += records;
+            rejects.append(&mut found);
+            return Ok(rejects);
+        }
+    }
     let text = match decode::decompress(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -188,28 +238,65 @@ fn decode_object(
             summary.records_read += 1;
             rejects.push(Reject {
                 offset: 0,
+                in_rows: false,
                 reason: format!("gzip: {e}"),
                 raw: bytes.to_vec(),
             });
             return Ok(rejects);
         }
     };
-    let mut failure = None;
-    let records = decode::split_records(
-        &text,
-        |record, check_utf8| {
-            let attempt = decoder.attempt(record, check_utf8);
-            if decoder.len() >= DECODE_BATCH_ROWS && failure.is_none() {
-                failure = flush(decoder, staging, defs).err();
+    let records = match decoder {
+        Decoder::Agent(decoder) => {
+            let mut failure = None;
+            let records = decode::split_records(
+                &text,
+                |record, check_utf8| {
+                    let attempt = decoder.attempt(record, check_utf8);
+                    if decoder.len() >= DECODE_BATCH_ROWS && failure.is_none() {
+                        failure = flush(decoder, staging, defs).err();
+                    }
+                    attempt
+                },
+                |r| rejects.push(r),
+            );
+            if let Some(e) = failure {
+                return Err(e);
             }
-            attempt
-        },
-        |r| rejects.push(r),
-    );
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    flush(decoder, staging, defs)?;
+            flush(decoder, staging, defs)?;
+            records
+        }
+        Decoder::Rows { rows, format } => {
+            let name = object.meta.location.filename().unwrap_or_default();
+            let records = match format.unwrap_or_else(|| lake_rows::detect_format(name, &text)) {
+                InputFormat::Csv => {
+                    let (records, mut found) =
+                        rows.decode_csv(&text, |rows| flush_rows(rows, staging, defs))?;
+                    rejects.append(&mut found);
+                    records
+                }
+                _ => {
+                    let mut failure = None;
+                    let records = decode::split_records(
+                        &text,
+                        |record, check_utf8| {
+                            let attempt = rows.attempt_json(record, check_utf8);
+                            if rows.len() >= DECODE_BATCH_ROWS && failure.is_none() {
+                                failure = flush_rows(rows, staging, defs).err();
+                            }
+                            attempt
+                        },
+                        |r| rejects.push(r),
+                    );
+                    if let Some(e) = failure {
+                        return Err(e);
+                    }
+                    records
+                }
+            };
+            flush_rows(rows, staging, defs)?;
+            records
+        }
+    };
     summary.records_read += records;
     tracing::debug!(object = %object.url(), records, rejects = rejects.len(), "decoded");
     Ok(rejects)
@@ -230,11 +317,26 @@ fn flush(
     Ok(())
 }
 
+fn flush_rows(
+    rows: &mut RowDecoder,
+    staging: &mut Staging,
+    defs: &[(&schema::TableDef, arrow::datatypes::SchemaRef)],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let batch = rows.finish()?;
+    staging.add(0, &batch, &defs[0].0.partition_timestamp)
+}
+
 /// One line of a rejects file (format fixed by the lake spec).
 #[derive(Serialize)]
 struct RejectLine<'a> {
     source: &'a str,
     offset: u64,
+    /// `"row"` for Parquet inputs, whose offset counts rows; absent for byte offsets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset_unit: Option<&'static str>,
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     raw: Option<&'a str>,
@@ -268,6 +370,7 @@ async fn write_rejects(
         let line = RejectLine {
             source: source_url,
             offset: r.offset,
+            offset_unit: r.in_rows.then_some("row"),
             reason: &r.reason,
             raw,
             raw_base64,

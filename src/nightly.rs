@@ -153,6 +153,8 @@ pub async fn run(
                 memory_budget: 256 << 20,
                 spill_dir: None,
                 progress,
+                format: None,
+                epoch_unit: Default::default(),
             };
             outcome.ingest = Some(etl::load(&options, &new).await?);
             // Only after the data is committed: a run that fails before this is run again whole.

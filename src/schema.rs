@@ -19,6 +19,14 @@ const SOURCES: &[(&str, &str)] = &[
         "agent_event_contacts",
         include_str!("../schemas/agent_event_contacts.json"),
     ),
+    (
+        "contact_flow_events",
+        include_str!("../schemas/contact_flow_events.json"),
+    ),
+    (
+        "connect_test_case_execution_results",
+        include_str!("../schemas/connect_test_case_execution_results.json"),
+    ),
 ];
 
 /// One table as `schemas/<table>.json` declares it.
@@ -32,6 +40,12 @@ pub struct TableDef {
     /// Row order inside a partition file: makes files deterministic and lets row-group
     /// statistics prune on the leading column.
     pub sort_key: Vec<String>,
+    /// Dedup winner: of rows with the same primary key the one with the greatest values of
+    /// these timestamp columns (compared in order, null lowest) is kept; on a tie the row
+    /// already in the lake, then the first in input order. Empty: the first row is kept
+    /// (agent events: the same `event_id` is the same event).
+    #[serde(default)]
+    pub dedup_latest: Vec<String>,
     #[serde(default)]
     pub join_keys: Vec<JoinKey>,
     pub columns: Vec<ColumnDef>,
@@ -175,12 +189,22 @@ mod tests {
                 .primary_key
                 .iter()
                 .chain(&t.sort_key)
+                .chain(&t.dedup_latest)
+                .chain(t.join_keys.iter().flat_map(|j| &j.columns))
                 .chain([&t.partition_timestamp])
             {
                 assert!(
                     t.column_index(key).is_some(),
                     "{}: key column {key} missing",
                     t.name
+                );
+            }
+            for j in &t.join_keys {
+                assert!(
+                    j.table == "*" || table(&j.table).is_ok(),
+                    "{}: joins unknown table {}",
+                    t.name,
+                    j.table
                 );
             }
             for c in &t.columns {

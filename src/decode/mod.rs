@@ -4,6 +4,7 @@
 //! partitions, lakes or DataFusion.
 
 pub mod agent_events;
+pub mod lake_rows;
 
 use std::io::Read;
 
@@ -21,8 +22,10 @@ pub enum Attempt {
 /// A record that could not be decoded: where it was, why, and its bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reject {
-    /// Byte offset in the (decompressed) object.
+    /// Byte offset in the (decompressed) object; the row number when `in_rows`.
     pub offset: u64,
+    /// Parquet inputs have rows, not a byte stream: `offset` counts rows from 0.
+    pub in_rows: bool,
     pub reason: String,
     pub raw: Vec<u8>,
 }
@@ -119,6 +122,7 @@ fn make_reject(buf: &[u8], start: usize, end: usize, reason: String) -> Reject {
     }
     Reject {
         offset: start as u64,
+        in_rows: false,
         reason,
         raw: raw.to_vec(),
     }

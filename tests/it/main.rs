@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod data_lake;
 mod etl;
 mod nightly;
 mod reports;

@@ -75,16 +75,36 @@ fn spawn(args: &[&str], stdin: Option<&str>, dir: Option<&Path>) -> Run {
 
 /// Runs `etl --source agent-events` into `lake` and returns the parsed `--summary-json`.
 pub fn etl(lake: &Path, inputs: &[&Path]) -> serde_json::Value {
+    etl_source("agent-events", lake, inputs, &[])
+}
+
+/// A data-lake export fixture: `tests/data/<folder>/<name>`.
+pub fn data(folder: &str, name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(folder)
+        .join(name)
+}
+
+/// Runs `etl --source SOURCE [extra…]` into `lake` and returns the parsed `--summary-json`,
+/// having checked that the run accounts for every record.
+pub fn etl_source(
+    source: &str,
+    lake: &Path,
+    inputs: &[&Path],
+    extra: &[&str],
+) -> serde_json::Value {
     let summary = lake.with_extension("summary.json");
     let mut args = vec![
         "etl",
         "--source",
-        "agent-events",
+        source,
         "--lake",
         lake.to_str().unwrap(),
         "--summary-json",
         summary.to_str().unwrap(),
     ];
+    args.extend(extra);
     args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
     let r = run(&args);
     assert_eq!(r.code, 0, "etl failed: {}", r.stderr);

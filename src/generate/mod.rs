@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 
+mod data_lake;
+pub use data_lake::{DataLakeStats, ExportFormat};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Framing {
     /// One JSON record per line.
@@ -35,6 +38,13 @@ pub struct GenerateOptions {
     pub dup_rate: f64,
     pub late_rate: f64,
     pub bad_rate: f64,
+    /// Also write data-lake exports (contact_flow_events, test case results) of the same
+    /// contacts under this folder.
+    pub data_lake_out: Option<PathBuf>,
+    pub data_lake_format: ExportFormat,
+    pub test_runs_per_day: u32,
+    /// Write the agent events (off: only the data-lake exports, for their benchmark).
+    pub agent_events: bool,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -45,14 +55,22 @@ pub struct GenerateStats {
     pub bad: u64,
     pub objects: u64,
     pub bytes: u64,
+    pub data_lake: Option<DataLakeStats>,
 }
 
 impl GenerateStats {
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "generate: {} events ({} duplicated, {} late, {} corrupted) in {} objects, {} bytes",
             self.events, self.duplicates, self.late, self.bad, self.objects, self.bytes
-        )
+        );
+        if let Some(d) = &self.data_lake {
+            line.push_str(&format!(
+                "; data lake: {} flow events, {} test runs ({} reprocessed copies, {} without their key)",
+                d.flow_rows, d.test_rows, d.duplicates, d.bad
+            ));
+        }
+        line
     }
 }
 
@@ -206,10 +224,15 @@ struct ContactState {
     method: &'static str,
     state: &'static str,
     state_start: i64,
+    /// When the contact was offered to the agent (not in the snapshot JSON).
+    offered: i64,
     connected: Option<i64>,
     queued: i64,
     queue: usize,
 }
+
+/// The contacts of a shift, each with when it left the agent's snapshot.
+type Finished = Vec<(ContactState, i64)>;
 
 /// What the agent looks like at an instant.
 #[derive(Clone)]
@@ -232,6 +255,8 @@ struct Shift<'w> {
     config: Value,
     rng: ChaCha8Rng,
     events: Vec<(i64, Value)>,
+    /// Contacts the agent is done with, with when they left the snapshot.
+    finished: Finished,
     snap: Snapshot,
     now: i64,
 }
@@ -340,7 +365,8 @@ impl<'w> Shift<'w> {
 
     fn remove_contact(&mut self, i: usize) {
         let prev = self.snap.clone();
-        self.snap.contacts.remove(i);
+        let contact = self.snap.contacts.remove(i);
+        self.finished.push((contact, self.now));
         self.emit("STATE_CHANGE", Some(prev));
     }
 
@@ -363,6 +389,7 @@ impl<'w> Shift<'w> {
             method,
             state,
             state_start: self.now,
+            offered: self.now,
             connected: None,
             queued: self.now - self.rng.random_range(5 * MS..180 * MS),
             queue,
@@ -437,7 +464,7 @@ impl<'w> Shift<'w> {
         self.remove_contact(i);
     }
 
-    fn run(mut self, shift_start: i64) -> Vec<(i64, Value)> {
+    fn run(mut self, shift_start: i64) -> (Vec<(i64, Value)>, Finished) {
         self.now = shift_start;
         self.snap = Snapshot {
             status: "Offline",
@@ -476,7 +503,7 @@ impl<'w> Shift<'w> {
             // Browser closed without logging out: Connect keeps the session open, and the
             // heartbeats stop with the client.
         }
-        self.events
+        (self.events, self.finished)
     }
 }
 
@@ -487,6 +514,15 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateStats> {
         .map(|i| world.agent(i, options.seed))
         .collect();
     let mut stats = GenerateStats::default();
+    let mut lake = options.data_lake_out.as_ref().map(|out| {
+        data_lake::DataLakeWriter::new(
+            out.clone(),
+            options.data_lake_format,
+            options.seed,
+            options.dup_rate,
+            options.bad_rate,
+        )
+    });
     // Records by arrival time, kept until their 15-minute object is complete.
     let mut pending: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
     let mut delivery_rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0xF1E4_05E5);
@@ -517,6 +553,7 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateStats> {
                 config: world.configuration(agent),
                 rng,
                 events: Vec::new(),
+                finished: Vec::new(),
                 snap: Snapshot {
                     status: "Offline",
                     status_start: 0,
@@ -524,7 +561,17 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateStats> {
                 },
                 now: 0,
             };
-            for (at, event) in shift.run(shift_start) {
+            let (events, finished) = shift.run(shift_start);
+            if let Some(lake) = lake.as_mut() {
+                for (contact, ended) in &finished {
+                    lake.contact(&world, contact, ended.to_owned());
+                }
+            }
+            if !options.agent_events {
+                stats.events += events.len() as u64;
+                continue;
+            }
+            for (at, event) in events {
                 let mut record =
                     serde_json::to_vec(&event).map_err(|e| Error::Other(e.to_string()))?;
                 stats.events += 1;
@@ -545,6 +592,12 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateStats> {
                 insert(&mut pending, arrival, record);
             }
         }
+        if let Some(lake) = lake.as_mut() {
+            let day_start = start_ms + day * day_ms;
+            lake.test_runs(&world, day_start, options.test_runs_per_day);
+            // Later shifts and reprocessed copies only reach this day and the next.
+            lake.flush(Some(day_start.div_euclid(day_ms)))?;
+        }
         // Everything arriving before the next day's first shift can be written out.
         flush(
             &mut pending,
@@ -554,6 +607,10 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateStats> {
         )?;
     }
     flush(&mut pending, None, options, &mut stats)?;
+    if let Some(mut lake) = lake {
+        lake.flush(None)?;
+        stats.data_lake = Some(lake.stats);
+    }
     Ok(stats)
 }
 
@@ -650,6 +707,10 @@ mod tests {
             dup_rate: 0.05,
             late_rate: 0.0,
             bad_rate: 0.0,
+            data_lake_out: None,
+            data_lake_format: ExportFormat::Ndjson,
+            test_runs_per_day: 0,
+            agent_events: true,
         }
     }
 
