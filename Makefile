@@ -16,11 +16,13 @@ help: ## list the targets
 build: ## build the debug binary
 	$(CARGO) build
 
-demo: build ## generate 3 days for 20 agents, load them into ./lake, show the views, a query and both reports
+demo: build ## generate 3 days for 20 agents (+ flow and test exports), load them into ./lake, show the views, a query and both reports
 	rm -rf demo lake
 	$(BIN) generate --out demo/input --agents 20 --days 3 --start 2026-11-22 --seed 7 \
-	    --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001
+	    --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001 --data-lake-out demo/exports
 	$(BIN) etl --source agent-events --lake ./lake demo/input --summary-json demo/etl-summary.json
+	$(BIN) etl --source contact-flow-events --lake ./lake demo/exports/contact_flow_events
+	$(BIN) etl --source test-case-results --lake ./lake demo/exports/connect_test_case_execution_results
 	@echo; echo "== agent_status_intervals (one agent, first rows)"
 	$(BIN) query --lake ./lake "SELECT username, status, channel, start_timestamp, end_timestamp \
 	    FROM agent_status_intervals WHERE username = (SELECT min(username) FROM agent_events) \
@@ -39,6 +41,17 @@ demo: build ## generate 3 days for 20 agents, load them into ./lake, show the vi
 	@echo; echo "== report login-logout: yesterday in New York, two hierarchy groups"
 	$(BIN) report login-logout --lake ./lake --range yesterday --now 2026-11-24T12:00:00Z --tz America/New_York \
 	    --hierarchy Seattle --hierarchy Dublin --format table
+	@echo; echo "== contact_flow_paths: one contact's way through the flows"
+	$(BIN) query --lake ./lake "SELECT step, resource_type, flow_type, start_timestamp, duration_seconds, flow_outcome, \
+	    next_type FROM contact_flow_paths WHERE contact_id = (SELECT min(contact_id) FROM contact_flow_paths \
+	    WHERE channel = 'VOICE' AND initiation_method = 'INBOUND') ORDER BY step"
+	@echo; echo "== test_case_runs: results by test case"
+	$(BIN) query --lake ./lake "SELECT test_case_name, result, count(*) AS runs, round(avg(duration_seconds), 1) AS avg_seconds, \
+	    sum(flow_events) AS flow_events FROM test_case_runs GROUP BY 1, 2 ORDER BY 1, 2"
+	@echo; echo "== contact_journeys: time in flows and in queue, by queue and channel"
+	$(BIN) query --lake ./lake "SELECT queue_name, channel, count(*) AS contacts, round(avg(time_in_flows_seconds), 1) AS in_flows_s, \
+	    round(avg(time_queued_seconds), 1) AS queued_s, count(DISTINCT agent_username) AS agents FROM contact_journeys \
+	    WHERE agent_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
 	@echo; echo "demo: the lake is in ./lake, the input in demo/input, a timeline in demo/ana.patel0-2026-11-23.svg"
 
 test: ## run every test (unit, integration, snapshots)

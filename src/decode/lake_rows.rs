@@ -97,9 +97,9 @@ enum Cell<'a> {
 }
 
 /// A cell given its column's type.
-enum Typed {
+enum Typed<'a> {
     Null,
-    Str(String),
+    Str(Cow<'a, str>),
     Ts(i64),
     I64(i64),
     F64(f64),
@@ -273,11 +273,16 @@ impl RowDecoder {
 
     /// Decodes one JSON object record at the start of `bytes` (see [`super::split_records`]).
     pub fn attempt_json(&mut self, bytes: &[u8], check_utf8: bool) -> Attempt {
-        attempt_json::<serde_json::Map<String, Value>>(bytes, check_utf8, |object| {
+        attempt_json::<Fields>(bytes, check_utf8, |object| {
             let mut cells: Vec<Option<Cell>> = (0..self.kinds.len()).map(|_| None).collect();
-            for (key, value) in &object {
-                if let Some(&i) = self.by_name.get(&key.to_ascii_lowercase()) {
-                    cells[i] = Some(json_cell(value));
+            for (key, value) in object.0 {
+                // Exports spell names in lower case; other spellings cost a lower-casing.
+                let column = match self.by_name.get(key.as_ref()) {
+                    Some(&i) => Some(i),
+                    None => self.by_name.get(&key.to_ascii_lowercase()).copied(),
+                };
+                if let Some(i) = column {
+                    cells[i] = Some(value);
                 }
             }
             self.push(cells)
@@ -440,7 +445,7 @@ impl RowDecoder {
 
 fn append(b: &mut Builder, v: Typed) {
     match (b, v) {
-        (Builder::Str(b), Typed::Str(s)) => b.append_value(s),
+        (Builder::Str(b), Typed::Str(s)) => b.append_value(s.as_ref()),
         (Builder::Ts(b), Typed::Ts(t)) => b.append_value(t),
         (Builder::I32(b), Typed::I64(n)) => b.append_value(n as i32),
         (Builder::I64(b), Typed::I64(n)) => b.append_value(n),
@@ -462,30 +467,124 @@ fn append(b: &mut Builder, v: Typed) {
     }
 }
 
-fn json_cell(value: &Value) -> Cell<'_> {
-    match value {
-        Value::Null => Cell::Null,
-        Value::String(s) => Cell::Text(Cow::Borrowed(s)),
-        Value::Bool(b) => Cell::Bool(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => Cell::Int(i),
-            None => n
-                .as_f64()
-                .map_or(Cell::Other("a number out of range"), Cell::Float),
-        },
-        Value::Array(items) => {
-            let mut list = Vec::with_capacity(items.len());
-            for item in items {
-                list.push(match item {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    Value::Object(_) | Value::Array(_) => return Cell::Other("a nested list"),
-                    other => Some(other.to_string()),
-                });
+/// A JSON object record as (key, cell) pairs, strings borrowed from the input where they
+/// have no escapes: no map and no per-value allocation.
+struct Fields<'a>(Vec<(Cow<'a, str>, Cell<'a>)>);
+
+impl<'de> serde::Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
             }
-            Cell::List(list)
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Fields<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
+                while let Some(key) = map.next_key::<CowStr<'de>>()? {
+                    out.push((key.0, map.next_value::<Cell<'de>>()?));
+                }
+                Ok(Fields(out))
+            }
         }
-        Value::Object(_) => Cell::Other("an object"),
+        d.deserialize_map(V)
+    }
+}
+
+/// A string borrowed from the input when it can be (serde's `Cow<str>` always copies).
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cell<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Cell<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Cell<'de>, E> {
+                Ok(Cell::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Cell<'de>, E> {
+                Ok(Cell::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_bool<E>(self, v: bool) -> std::result::Result<Cell<'de>, E> {
+                Ok(Cell::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> std::result::Result<Cell<'de>, E> {
+                Ok(Cell::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> std::result::Result<Cell<'de>, E> {
+                Ok(i64::try_from(v).map_or(Cell::Float(v as f64), Cell::Int))
+            }
+            fn visit_f64<E>(self, v: f64) -> std::result::Result<Cell<'de>, E> {
+                Ok(Cell::Float(v))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Cell<'de>, E> {
+                Ok(Cell::Null)
+            }
+            fn visit_none<E>(self) -> std::result::Result<Cell<'de>, E> {
+                Ok(Cell::Null)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Cell<'de>, A::Error> {
+                let mut list = Vec::new();
+                let mut nested = false;
+                while let Some(item) = seq.next_element::<Cell<'de>>()? {
+                    list.push(match item {
+                        Cell::Null => None,
+                        Cell::Text(s) => Some(s.into_owned()),
+                        Cell::Int(n) => Some(n.to_string()),
+                        Cell::Float(f) => Some(f.to_string()),
+                        Cell::Bool(b) => Some(b.to_string()),
+                        _ => {
+                            nested = true;
+                            None
+                        }
+                    });
+                }
+                Ok(if nested {
+                    Cell::Other("a nested list")
+                } else {
+                    Cell::List(list)
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Cell<'de>, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Cell::Other("an object"))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -576,20 +675,25 @@ fn row_json(batch: &RecordBatch, row: usize) -> String {
     Value::Object(object).to_string()
 }
 
-fn to_typed(cell: Cell<'_>, kind: Kind, epoch: EpochUnit) -> std::result::Result<Typed, String> {
+fn to_typed(
+    cell: Cell<'_>,
+    kind: Kind,
+    epoch: EpochUnit,
+) -> std::result::Result<Typed<'_>, String> {
     Ok(match (kind, cell) {
         (_, Cell::Null) => Typed::Null,
         (_, Cell::Other(what)) => return Err(format!("{what} is not a value of this column")),
-        (Kind::Str, Cell::Text(s)) => Typed::Str(s.into_owned()),
-        (Kind::Str, Cell::Int(n)) => Typed::Str(n.to_string()),
-        (Kind::Str, Cell::Float(f)) => Typed::Str(f.to_string()),
-        (Kind::Str, Cell::Bool(b)) => Typed::Str(b.to_string()),
+        (Kind::Str, Cell::Text(s)) => Typed::Str(s),
+        (Kind::Str, Cell::Int(n)) => Typed::Str(n.to_string().into()),
+        (Kind::Str, Cell::Float(f)) => Typed::Str(f.to_string().into()),
+        (Kind::Str, Cell::Bool(b)) => Typed::Str(b.to_string().into()),
         (Kind::Str, Cell::Micros(t)) => Typed::Str(
             chrono::DateTime::from_timestamp_micros(t)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
         ),
-        (Kind::Str, Cell::Date(d)) => Typed::Str(crate::partition::dt_label(d)),
+        (Kind::Str, Cell::Date(d)) => Typed::Str(crate::partition::dt_label(d).into()),
         (Kind::Str, Cell::List(_)) => return Err("a list where a string belongs".into()),
         (Kind::Ts, Cell::Micros(t)) => Typed::Ts(t),
         (Kind::Ts, Cell::Date(d)) => Typed::Ts(i64::from(d) * 86_400_000_000),

@@ -110,7 +110,51 @@ def main():
     print(f"ratio (connect-lake / duckdb) per CPU-second: {rows[0][4] / rows[1][4]:.2f}x; "
           f"peak RSS: {rows[0][5] / rows[1][5]:.2f}x")
     print("note: connect-lake also writes agent_event_contacts; the DuckDB script writes agent_events only.")
+    data_lake(args.bin, data, args.repeat)
     reports(args.bin, data, args.repeat)
+
+
+def data_lake(binary, data, repeat):
+    """The two data-lake tables, ~1 M rows each from NDJSON exports, next to DuckDB."""
+    inp = os.path.join(data, "data-lake-input")
+    stamp = os.path.join(data, "data-lake-input.json")
+    # One agent for 6 days and 166,667 test runs a day: 1 M test results; each run's contacts
+    # add their flow events (1.3 per run), so the flow table gets about 1.3 M rows.
+    params = {"agents": 1, "days": 6, "test_runs_per_day": 166667, "seed": 13}
+    if not (os.path.exists(stamp) and json.load(open(stamp)) == params):
+        shutil.rmtree(inp, ignore_errors=True)
+        print(f"bench: generating data-lake exports ({params}) ...", flush=True)
+        _, out = measured([binary, "generate", "--out", os.path.join(data, "unused-agent-events"), "--no-agent-events",
+                           "--agents", "1", "--days", "6", "--start", "2026-11-01", "--seed", "13",
+                           "--test-runs-per-day", "166667", "--dup-rate", "0.01", "--bad-rate", "0.0005",
+                           "--data-lake-out", inp])
+        print(out.strip())
+        json.dump(params, open(stamp, "w"))
+    print()
+    print(f"data-lake tables from NDJSON exports; median of {repeat} runs")
+    print(f"{'table':<38}{'tool':<14}{'rows':>11}{'CPU s':>8}{'rows/CPU-s':>12}{'peak RSS MiB':>14}")
+    for source, table in (("contact-flow-events", "contact_flow_events"),
+                          ("test-case-results", "connect_test_case_execution_results")):
+        src = os.path.join(inp, table)
+        ours_lake = os.path.join(data, f"dl-lake-{table}")
+        duck_out = os.path.join(data, f"dl-duckdb-{table}")
+        summary = os.path.join(data, f"dl-summary-{table}.json")
+        ours, duck = [], []
+        for _ in range(repeat):
+            shutil.rmtree(ours_lake, ignore_errors=True)
+            ours.append(run_child([binary, "etl", "--quiet", "--source", source, "--lake", ours_lake,
+                                   "--summary-json", summary, src]))
+            shutil.rmtree(duck_out, ignore_errors=True)
+            duck.append(run_child([sys.executable, os.path.join(HERE, "duckdb_data_lake.py"), table, src, duck_out]))
+        s = json.load(open(summary))
+        rows = s["records_read"]
+        med = {}
+        for name, runs in (("connect-lake", ours), ("duckdb", duck)):
+            cpu = statistics.median(r["cpu"] for r in runs)
+            rss = statistics.median(r["rss_mib"] for r in runs)
+            med[name] = rows / cpu
+            print(f"{table:<38}{name:<14}{rows:>11,}{cpu:>8.2f}{rows / cpu:>12,.0f}{rss:>14.0f}")
+        print(f"{table:<38}{'ratio':<14}{'':>11}{'':>8}{med['connect-lake'] / med['duckdb']:>11.2f}x")
 
 
 def reports(binary, data, repeat):
