@@ -201,8 +201,11 @@ fn winners(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
             .collect(),
     )?;
     let rows = converter.convert_columns(&key_columns)?;
+    // Keys are short byte strings hashed once each: xxHash is several times SipHash's speed,
+    // and nothing here is exposed to hash flooding (a key collision only costs a compare).
+    let hasher = twox_hash::xxhash64::State::with_seed(0);
     if table.dedup_latest.is_empty() {
-        let mut seen = HashSet::with_capacity(rows.num_rows());
+        let mut seen = HashSet::with_capacity_and_hasher(rows.num_rows(), hasher);
         return Ok(rows.iter().map(|r| Some(seen.insert(r))).collect());
     }
     let latest = table
@@ -217,25 +220,26 @@ fn winners(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
         })
         .collect::<Result<Vec<_>>>()?;
     // Option orders None first: a row without the timestamp loses to one with it.
-    let version = |i: usize| -> Vec<Option<i64>> {
-        latest
-            .iter()
-            .map(|a| a.is_valid(i).then(|| a.value(i)))
-            .collect()
+    let newer = |i: usize, than: usize| {
+        let version = |r: usize| {
+            latest
+                .iter()
+                .map(move |a| a.is_valid(r).then(|| a.value(r)))
+        };
+        version(i).cmp(version(than)) == std::cmp::Ordering::Greater
     };
-    let mut best: HashMap<_, (usize, Vec<Option<i64>>)> = HashMap::with_capacity(rows.num_rows());
+    let mut best: HashMap<_, usize, _> = HashMap::with_capacity_and_hasher(rows.num_rows(), hasher);
     for (i, key) in rows.iter().enumerate() {
-        let v = version(i);
         match best.get_mut(&key) {
-            Some(current) if v > current.1 => *current = (i, v),
+            Some(current) if newer(i, *current) => *current = i,
             Some(_) => {}
             None => {
-                best.insert(key, (i, v));
+                best.insert(key, i);
             }
         }
     }
     let mut keep = vec![false; rows.num_rows()];
-    for (i, _) in best.into_values() {
+    for i in best.into_values() {
         keep[i] = true;
     }
     Ok(BooleanArray::from(keep))
