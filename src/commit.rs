@@ -257,18 +257,44 @@ fn sort_kept(batch: &RecordBatch, keep: &BooleanArray, table: &TableDef) -> Resu
                 .ok_or_else(|| Error::Other(format!("no sort column {k}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    // Row format: one memcmp per comparison instead of a column-by-column compare.
-    let converter = RowConverter::new(
-        columns
-            .iter()
-            .map(|c| SortField::new(c.data_type().clone()))
-            .collect(),
-    )?;
-    let rows = converter.convert_columns(&columns)?;
     let mut order: Vec<u32> = (0..batch.num_rows() as u32)
         .filter(|&i| keep.value(i as usize))
         .collect();
-    order.sort_unstable_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
+    // The sort key leads with the partition timestamp (never null): comparing it as an integer
+    // decides almost every pair, so the other key columns are compared (in row format, one
+    // memcmp) only on a tie.
+    let leading = columns
+        .first()
+        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+        .filter(|c| c.null_count() == 0)
+        .map(|c| c.values().clone());
+    let rest = if leading.is_some() {
+        &columns[1..]
+    } else {
+        &columns[..]
+    };
+    let rows = if rest.is_empty() {
+        None
+    } else {
+        let converter = RowConverter::new(
+            rest.iter()
+                .map(|c| SortField::new(c.data_type().clone()))
+                .collect(),
+        )?;
+        Some(converter.convert_columns(rest)?)
+    };
+    let by_rows = |a: &u32, b: &u32| match &rows {
+        Some(rows) => rows.row(*a as usize).cmp(&rows.row(*b as usize)),
+        None => std::cmp::Ordering::Equal,
+    };
+    match leading {
+        Some(ts) => order.sort_unstable_by(|a, b| {
+            ts[*a as usize]
+                .cmp(&ts[*b as usize])
+                .then_with(|| by_rows(a, b))
+        }),
+        None => order.sort_unstable_by(by_rows),
+    }
     Ok(take_record_batch(batch, &UInt32Array::from(order))?)
 }
 
