@@ -138,13 +138,15 @@ pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summa
         },
     };
     let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
     for object in objects {
-        let bytes = object.read().await?;
+        object.read_into(&mut buffer).await?;
+        let bytes = buffer.as_slice();
         summary.files += 1;
         summary.bytes += bytes.len() as u64;
         let rejects = decode_object(
             object,
-            &bytes,
+            bytes,
             &mut decoder,
             &mut staging,
             &defs,
@@ -200,7 +202,7 @@ pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summa
 /// Decodes one object into staging and returns its rejects.
 fn decode_object(
     object: &InputObject,
-    bytes: &bytes::Bytes,
+    bytes: &[u8],
     decoder: &mut Decoder,
     staging: &mut Staging,
     defs: &[(&schema::TableDef, arrow::datatypes::SchemaRef)],
@@ -211,8 +213,9 @@ fn decode_object(
         let name = object.meta.location.filename().unwrap_or_default();
         let format = format.unwrap_or_else(|| lake_rows::detect_format(name, bytes));
         if format == InputFormat::Parquet {
-            let outcome =
-                rows.decode_parquet(bytes.clone(), |rows| flush_rows(rows, staging, defs));
+            let outcome = rows.decode_parquet(bytes::Bytes::copy_from_slice(bytes), |rows| {
+                flush_rows(rows, staging, defs)
+            });
             let (records, mut found) = outcome.unwrap_or_else(|reason| {
                 // An unreadable Parquet file is one reject: the run goes on.
                 (
@@ -250,8 +253,8 @@ fn decode_object(
             let mut failure = None;
             let records = decode::split_records(
                 &text,
-                |record, check_utf8| {
-                    let attempt = decoder.attempt(record, check_utf8);
+                |record| {
+                    let attempt = decoder.attempt(record);
                     if decoder.len() >= DECODE_BATCH_ROWS && failure.is_none() {
                         failure = flush(decoder, staging, defs).err();
                     }
@@ -278,8 +281,8 @@ fn decode_object(
                     let mut failure = None;
                     let records = decode::split_records(
                         &text,
-                        |record, check_utf8| {
-                            let attempt = rows.attempt_json(record, check_utf8);
+                        |record| {
+                            let attempt = rows.attempt_json(record);
                             if rows.len() >= DECODE_BATCH_ROWS && failure.is_none() {
                                 failure = flush_rows(rows, staging, defs).err();
                             }

@@ -67,6 +67,20 @@ pub fn split_by_day(batch: &RecordBatch, ts_column: &str) -> Result<Vec<(i32, Re
         .collect()
 }
 
+/// The bytes a batch's rows occupy. Decoder buffers are allocated with room to spare and the
+/// spare pages are never touched, so capacity would overstate memory (and spill too early).
+fn resident_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
+}
+
 #[derive(Default)]
 struct DayStage {
     batches: Vec<RecordBatch>,
@@ -116,7 +130,7 @@ impl Staging {
     /// Stages a batch of table `t` (index in the list given to `new`), split by day.
     pub fn add(&mut self, t: usize, batch: &RecordBatch, ts_column: &str) -> Result<()> {
         for (day, part) in split_by_day(batch, ts_column)? {
-            self.in_memory += part.get_array_memory_size();
+            self.in_memory += resident_bytes(&part);
             let stage = self.tables[t].2.entry(day).or_default();
             stage.rows += part.num_rows();
             stage.batches.push(part);
@@ -178,7 +192,7 @@ impl Staging {
             let _ = std::fs::remove_file(path);
         }
         for b in &stage.batches {
-            self.in_memory = self.in_memory.saturating_sub(b.get_array_memory_size());
+            self.in_memory = self.in_memory.saturating_sub(resident_bytes(b));
         }
         out.extend(stage.batches);
         Ok(out)

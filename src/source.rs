@@ -37,6 +37,41 @@ impl InputObject {
     }
 }
 
+impl InputObject {
+    /// Reads the object into `buf` (cleared first). Local files are read straight into it, so
+    /// a buffer reused across a run's objects costs no new pages and no zeroing per object;
+    /// other stores go through object_store.
+    pub async fn read_into(&self, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        if let Some(path) = self.local_path() {
+            use std::io::Read;
+            let io = |source| Error::Io {
+                path: path.clone(),
+                source,
+            };
+            let mut file = std::fs::File::open(&path).map_err(io)?;
+            buf.reserve(self.meta.size as usize);
+            file.read_to_end(buf).map_err(io)?;
+            return Ok(());
+        }
+        buf.extend_from_slice(&self.read().await?);
+        Ok(())
+    }
+
+    /// The file behind a `file://` object, as the local store maps it.
+    fn local_path(&self) -> Option<std::path::PathBuf> {
+        if self.location.store_url.scheme() != "file" {
+            return None;
+        }
+        self.location
+            .store_url
+            .join(self.meta.location.as_ref())
+            .ok()?
+            .to_file_path()
+            .ok()
+    }
+}
+
 /// Lists every input in order: arguments in the order given, each folder or prefix in name
 /// order. Hidden files (names starting with `.`) are skipped; an input with no objects at all
 /// is a usage error, since it is almost always a typo.

@@ -1,6 +1,7 @@
 //! Where bytes live: turns a local path or a URL (`file://`, `s3://bucket/prefix`) into an
 //! object store plus a prefix. Inputs and lakes both go through here, so every other module
-//! speaks `object_store` only and never touches `std::fs` for lake or input data.
+//! speaks `object_store` only and never touches `std::fs` for lake or input data (one
+//! exception: `source` reads local input files straight into a reused buffer).
 
 use std::sync::Arc;
 

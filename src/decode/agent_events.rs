@@ -13,7 +13,7 @@ use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 
-use super::{Attempt, attempt_json};
+use super::{Attempt, Record, attempt_json};
 use crate::error::{Error, Result};
 use crate::schema;
 
@@ -284,6 +284,10 @@ fn tsb() -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::with_capacity(ROWS)
 }
 
+fn utc_ts_builder() -> TimestampMicrosecondBuilder {
+    tsb().with_timezone("UTC")
+}
+
 /// Accumulates decoded events as Arrow columns for both tables.
 pub struct AgentEventDecoder {
     events_schema: SchemaRef,
@@ -441,8 +445,8 @@ impl AgentEventDecoder {
     }
 
     /// Tries to decode one record at the start of `bytes` (see [`super::split_records`]).
-    pub fn attempt(&mut self, bytes: &[u8], check_utf8: bool) -> Attempt {
-        attempt_json::<RawEvent>(bytes, check_utf8, |raw| {
+    pub fn attempt(&mut self, record: Record<'_>) -> Attempt {
+        attempt_json::<RawEvent>(record, |raw| {
             let checked = check(&raw)?;
             self.append(&checked);
             Ok(())
@@ -557,8 +561,19 @@ impl AgentEventDecoder {
 
     /// Takes the rows decoded so far as one batch per table.
     pub fn finish(&mut self) -> Result<(RecordBatch, RecordBatch)> {
-        let tz = |b: &mut TimestampMicrosecondBuilder| -> ArrayRef { Arc::new(b.finish()) };
-        let s = |b: &mut StringBuilder| -> ArrayRef { Arc::new(b.finish()) };
+        // finish() leaves a builder with no capacity: each is replaced by one sized like the
+        // batch just built, so the next batch fills without regrowing (and copying) its buffers.
+        let tz = |b: &mut TimestampMicrosecondBuilder| -> ArrayRef {
+            let array = b.finish();
+            *b = utc_ts_builder();
+            Arc::new(array)
+        };
+        let s = |b: &mut StringBuilder| -> ArrayRef {
+            let array = b.finish();
+            let used = array.value_data().len();
+            *b = StringBuilder::with_capacity(ROWS, used + used / 8 + 1024);
+            Arc::new(array)
+        };
         let mut columns: Vec<(&str, ArrayRef)> = vec![
             ("event_id", s(&mut self.event_id)),
             ("event_type", s(&mut self.event_type)),
@@ -780,7 +795,7 @@ mod tests {
 
     fn decode(json: &str) -> (RecordBatch, RecordBatch, Attempt) {
         let mut d = AgentEventDecoder::new().unwrap();
-        let a = d.attempt(json.as_bytes(), true);
+        let a = d.attempt(Record::Bytes(json.as_bytes()));
         let (e, c) = d.finish().unwrap();
         (e, c, a)
     }

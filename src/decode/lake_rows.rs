@@ -18,7 +18,7 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use super::{Attempt, Reject, attempt_json};
+use super::{Attempt, Record, Reject, attempt_json};
 use crate::error::{Error, Result};
 use crate::schema::TableDef;
 
@@ -272,8 +272,8 @@ impl RowDecoder {
     }
 
     /// Decodes one JSON object record at the start of `bytes` (see [`super::split_records`]).
-    pub fn attempt_json(&mut self, bytes: &[u8], check_utf8: bool) -> Attempt {
-        attempt_json::<Fields>(bytes, check_utf8, |object| {
+    pub fn attempt_json(&mut self, record: Record<'_>) -> Attempt {
+        attempt_json::<Fields>(record, |object| {
             let mut cells: Vec<Option<Cell>> = (0..self.kinds.len()).map(|_| None).collect();
             for (key, value) in object.0 {
                 // Exports spell names in lower case; other spellings cost a lower-casing.
@@ -894,7 +894,7 @@ arn:tc/1,not a time,e3,,x\n";
     #[test]
     fn a_missing_key_column_rejects_every_row() {
         let mut d = decoder();
-        let out = d.attempt_json(br#"{"connect_test_case_execution_id":"e"}"#, false);
+        let out = d.attempt_json(Record::Text(r#"{"connect_test_case_execution_id":"e"}"#));
         match out {
             Attempt::Invalid { reason, .. } => assert_eq!(
                 reason,

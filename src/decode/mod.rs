@@ -19,6 +19,24 @@ pub enum Attempt {
     Syntax(String),
 }
 
+/// The bytes from a record start to the end of the object. When the whole object is valid
+/// UTF-8 (checked once) records come as text, and the JSON parser skips its per-string UTF-8
+/// checks; otherwise as bytes, and each decoded record is checked whole.
+#[derive(Clone, Copy)]
+pub enum Record<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Record<'a> {
+    pub fn bytes(self) -> &'a [u8] {
+        match self {
+            Record::Text(t) => t.as_bytes(),
+            Record::Bytes(b) => b,
+        }
+    }
+}
+
 /// A record that could not be decoded: where it was, why, and its bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reject {
@@ -53,18 +71,23 @@ pub fn decompress(bytes: &[u8]) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
 /// Returns the number of records seen (decoded + rejected).
 pub fn split_records(
     buf: &[u8],
-    mut attempt: impl FnMut(&[u8], bool) -> Attempt,
+    mut attempt: impl FnMut(Record<'_>) -> Attempt,
     mut reject: impl FnMut(Reject),
 ) -> u64 {
     let mut records = 0u64;
     // serde skips unread strings without checking them: when the object is not valid UTF-8
     // somewhere, each record is checked whole (one pass over the buffer decides).
-    let check_utf8 = std::str::from_utf8(buf).is_err();
+    let text = std::str::from_utf8(buf).ok();
+    // Record starts are `{` (ASCII), so slicing the text there is always on a char boundary.
+    let record = |at: usize| match text.and_then(|t| t.get(at..)) {
+        Some(t) => Record::Text(t),
+        None => Record::Bytes(&buf[at..]),
+    };
     let mut pos = skip_separators(buf, 0);
     while pos < buf.len() {
         records += 1;
         let syntax_reason = if buf[pos] == b'{' {
-            match attempt(&buf[pos..], check_utf8) {
+            match attempt(record(pos)) {
                 Attempt::Ok(len) => {
                     pos = skip_separators(buf, pos + len.max(1));
                     continue;
@@ -89,7 +112,7 @@ pub fn split_records(
         let mut from = pos + 1;
         while let Some(i) = memchr::memchr(b'{', &buf[from..limit]) {
             let candidate = from + i;
-            if let Attempt::Ok(len) = attempt(&buf[candidate..], check_utf8) {
+            if let Attempt::Ok(len) = attempt(record(candidate)) {
                 reject(make_reject(buf, pos, candidate, syntax_reason.clone()));
                 records += 1;
                 pos = skip_separators(buf, candidate + len.max(1));
@@ -143,18 +166,26 @@ fn printable_start(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(12)]).into_owned()
 }
 
-/// Runs one serde decode of `T` at the start of `bytes` and classifies the outcome for
+/// Runs one serde decode of `T` at the start of `record` and classifies the outcome for
 /// [`split_records`]; `accept` validates and appends the value, or says why it is invalid.
 pub fn attempt_json<'de, T: serde::Deserialize<'de>>(
-    bytes: &'de [u8],
-    check_utf8: bool,
+    record: Record<'de>,
     accept: impl FnOnce(T) -> Result<(), String>,
 ) -> Attempt {
-    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
-    match stream.next() {
+    let (next, len) = match record {
+        Record::Text(text) => {
+            let mut stream = serde_json::Deserializer::from_str(text).into_iter::<T>();
+            (stream.next(), stream.byte_offset())
+        }
+        Record::Bytes(bytes) => {
+            let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<T>();
+            (stream.next(), stream.byte_offset())
+        }
+    };
+    let bytes = record.bytes();
+    match next {
         Some(Ok(value)) => {
-            let len = stream.byte_offset();
-            if let Some(Err(e)) = check_utf8.then(|| std::str::from_utf8(&bytes[..len])) {
+            if let (Record::Bytes(_), Err(e)) = (record, std::str::from_utf8(&bytes[..len])) {
                 let reason = format!("invalid UTF-8 at byte {} of the record", e.valid_up_to());
                 return Attempt::Invalid { len, reason };
             }
@@ -208,8 +239,8 @@ mod tests {
         let mut rejects = Vec::new();
         let n = split_records(
             input,
-            |b, check_utf8| {
-                attempt_json::<Rec>(b, check_utf8, |r| {
+            |record| {
+                attempt_json::<Rec>(record, |r| {
                     ids.push(r.id);
                     Ok(())
                 })
