@@ -32,6 +32,12 @@ use crate::store::Location;
 pub const PART_FILE: &str = "part-0.parquet";
 const TMP_FILE: &str = "_part-0.parquet.tmp";
 const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rows per data page. Files are sorted by agent, and a page is the unit the page index
+/// prunes: pages of 4096 rows hold a few agents' day each, so a one-agent report decodes a
+/// page or two per column instead of the whole day.
+const PAGE_ROWS: usize = 4096;
+/// Longest min/max kept in statistics and the page index (ARNs are up to ~200 bytes).
+const STATS_BYTES: usize = 256;
 
 /// How Parquet files are written.
 #[derive(Debug, Clone)]
@@ -260,19 +266,26 @@ fn sort_kept(batch: &RecordBatch, keep: &BooleanArray, table: &TableDef) -> Resu
     let mut order: Vec<u32> = (0..batch.num_rows() as u32)
         .filter(|&i| keep.value(i as usize))
         .collect();
-    // The sort key leads with the partition timestamp (never null): comparing it as an integer
-    // decides almost every pair, so the other key columns are compared (in row format, one
-    // memcmp) only on a tie.
-    let leading = columns
-        .first()
-        .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
-        .filter(|c| c.null_count() == 0)
-        .map(|c| c.values().clone());
-    let rest = if leading.is_some() {
-        &columns[1..]
-    } else {
-        &columns[..]
-    };
+    // Leading key columns become integers: a timestamp as is, a string as its rank among the
+    // column's values. Comparing those decides almost every pair; the remaining key columns
+    // are compared (in row format, one memcmp) only on a tie.
+    let mut leading: Vec<std::borrow::Cow<[i64]>> = Vec::new();
+    for c in &columns {
+        if c.null_count() > 0 {
+            break;
+        }
+        if let Some(ts) = c.as_primitive_opt::<TimestampMicrosecondType>() {
+            leading.push(std::borrow::Cow::Borrowed(ts.values().as_ref()));
+        } else if matches!(c.data_type(), arrow::datatypes::DataType::Utf8) {
+            let ranks = arrow::compute::rank(c.as_ref(), None)?;
+            leading.push(std::borrow::Cow::Owned(
+                ranks.into_iter().map(i64::from).collect(),
+            ));
+        } else {
+            break;
+        }
+    }
+    let rest = &columns[leading.len()..];
     let rows = if rest.is_empty() {
         None
     } else {
@@ -283,18 +296,17 @@ fn sort_kept(batch: &RecordBatch, keep: &BooleanArray, table: &TableDef) -> Resu
         )?;
         Some(converter.convert_columns(rest)?)
     };
-    let by_rows = |a: &u32, b: &u32| match &rows {
-        Some(rows) => rows.row(*a as usize).cmp(&rows.row(*b as usize)),
-        None => std::cmp::Ordering::Equal,
-    };
-    match leading {
-        Some(ts) => order.sort_unstable_by(|a, b| {
-            ts[*a as usize]
-                .cmp(&ts[*b as usize])
-                .then_with(|| by_rows(a, b))
-        }),
-        None => order.sort_unstable_by(by_rows),
-    }
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        leading
+            .iter()
+            .map(|k| k[a].cmp(&k[b]))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| match &rows {
+                Some(rows) => rows.row(a).cmp(&rows.row(b)),
+                None => std::cmp::Ordering::Equal,
+            })
+    });
     Ok(take_record_batch(batch, &UInt32Array::from(order))?)
 }
 
@@ -308,6 +320,11 @@ fn write_parquet(
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        // ARNs share a ~100-byte prefix: statistics cut at the default 64 bytes would be the
+        // same on every page and prune nothing.
+        .set_statistics_truncate_length(Some(STATS_BYTES))
+        .set_column_index_truncate_length(Some(STATS_BYTES))
         .set_created_by(format!("connect-lake {}", env!("CARGO_PKG_VERSION")));
     if !options.page_index {
         props = props

@@ -186,18 +186,25 @@ pub async fn login_logout(
     check_agents(&ctx, &request.agents).await?;
     let from = ts_param(request.window.from);
     let from_dt = dt_of(request.window.from);
-    // Agents with a LOGIN or LOGOUT from the range's start on, and whether each has a LOGOUT
-    // in the two days before it (its state there is known: no session open). One query; only
+    // Agents with a LOGIN or LOGOUT in the range (the only ones with sessions to show), and
+    // whether each has a LOGOUT in the two days before it (its state there is known: no
+    // session open). One query; only
     // agents without one send the search further back, a partition at a time.
     let near = dt_of(request.window.from - Duration::days(2));
     let lookup = ctx
         .sql(
             "SELECT agent_arn, max(CASE WHEN event_type = 'LOGOUT' AND event_timestamp < $1 THEN dt END) AS closed \
-             FROM agent_events__lake WHERE dt >= $2 AND event_type IN ('LOGIN', 'LOGOUT') GROUP BY agent_arn \
+             FROM agent_events__lake WHERE dt BETWEEN $2 AND $3 AND event_timestamp < $4 \
+             AND event_type IN ('LOGIN', 'LOGOUT') GROUP BY agent_arn \
              HAVING max(event_timestamp) >= $1",
         )
         .await?
-        .with_param_values(ParamValues::List(vec![from.clone().into(), ScalarValue::Utf8(Some(near.clone())).into()]))?
+        .with_param_values(ParamValues::List(vec![
+            from.clone().into(),
+            ScalarValue::Utf8(Some(near.clone())).into(),
+            ScalarValue::Utf8(Some(dt_of(request.window.to))).into(),
+            ts_param(request.window.to).into(),
+        ]))?
         .collect()
         .await?;
     let mut unresolved = std::collections::BTreeSet::new();

@@ -162,7 +162,8 @@ def reports(binary, data, repeat):
     inp = os.path.join(data, "report-input")
     lake = os.path.join(data, "report-lake")
     stamp = os.path.join(data, "report-lake.json")
-    params = {"agents": 170, "days": 10, "seed": 5}
+    # "layout" changes when the file layout does (sort order, page size): the lake is rebuilt.
+    params = {"agents": 170, "days": 10, "seed": 5, "layout": 2}
     if not (os.path.exists(stamp) and json.load(open(stamp)) == params):
         shutil.rmtree(inp, ignore_errors=True)
         shutil.rmtree(lake, ignore_errors=True)
@@ -177,8 +178,12 @@ def reports(binary, data, repeat):
     cases = [
         ("report audit (1 agent, 1 day)", [binary, "report", "audit", "--lake", lake, "--agent", agent,
                                            "--date", "2026-11-06", "--tz", "America/New_York"]),
+        # As in production: run the morning after the last day of data.
         ("report login-logout --range yesterday", [binary, "report", "login-logout", "--lake", lake, "--range",
-                                                   "yesterday", "--now", "2026-11-07T12:00:00Z", "--tz", "America/New_York"]),
+                                                   "yesterday", "--now", "2026-11-11T12:00:00Z", "--tz", "America/New_York"]),
+        # A past day with six more days of data after it (their logouts and last-seen are read too).
+        ("  same, --now mid-lake (2026-11-07)", [binary, "report", "login-logout", "--lake", lake, "--range",
+                                                 "yesterday", "--now", "2026-11-07T12:00:00Z", "--tz", "America/New_York"]),
     ]
     print()
     print(f"reports on a lake of 10 days x 170 agents; median of {max(repeat, 5)} runs, whole process")
