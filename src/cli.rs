@@ -64,6 +64,23 @@ pub enum Command {
         after_help = "Example:\n  connect-lake generate --out ./input --agents 20 --days 3 --start 2026-11-22 --seed 7 --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001"
     )]
     Generate(GenerateArgs),
+    /// Print CREATE EXTERNAL TABLE statements for Athena or Spark, from the table schemas.
+    #[command(
+        after_help = "Examples:\n  connect-lake ddl --engine athena --location s3://bucket/lake --database connect\n  connect-lake ddl --engine spark --location /data/lake | spark-sql -f /dev/stdin"
+    )]
+    Ddl(DdlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DdlArgs {
+    #[arg(long, value_enum)]
+    pub engine: crate::ddl::Engine,
+    /// Where the lake is, as the engine reaches it (s3://bucket/prefix, a path, …).
+    #[arg(long)]
+    pub location: String,
+    /// Qualify every table with this database (and create it).
+    #[arg(long)]
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -396,6 +413,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
+        Command::Ddl(args) => output::text(&crate::ddl::script(
+            args.engine,
+            &args.location,
+            args.database.as_deref(),
+        )?),
         Command::Generate(args) => {
             let stats = generate::generate(&generate::GenerateOptions {
                 out: args.out,

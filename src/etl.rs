@@ -250,21 +250,14 @@ fn decode_object(
     };
     let records = match decoder {
         Decoder::Agent(decoder) => {
-            let mut failure = None;
-            let records = decode::split_records(
+            let records = split_flushing(
                 &text,
-                |record| {
-                    let attempt = decoder.attempt(record);
-                    if decoder.len() >= DECODE_BATCH_ROWS && failure.is_none() {
-                        failure = flush(decoder, staging, defs).err();
-                    }
-                    attempt
-                },
-                |r| rejects.push(r),
-            );
-            if let Some(e) = failure {
-                return Err(e);
-            }
+                decoder.as_mut(),
+                |d, record| d.attempt(record),
+                |d| d.len(),
+                |d| flush(d, staging, defs),
+                &mut rejects,
+            )?;
             flush(decoder, staging, defs)?;
             records
         }
@@ -277,24 +270,14 @@ fn decode_object(
                     rejects.append(&mut found);
                     records
                 }
-                _ => {
-                    let mut failure = None;
-                    let records = decode::split_records(
-                        &text,
-                        |record| {
-                            let attempt = rows.attempt_json(record);
-                            if rows.len() >= DECODE_BATCH_ROWS && failure.is_none() {
-                                failure = flush_rows(rows, staging, defs).err();
-                            }
-                            attempt
-                        },
-                        |r| rejects.push(r),
-                    );
-                    if let Some(e) = failure {
-                        return Err(e);
-                    }
-                    records
-                }
+                _ => split_flushing(
+                    &text,
+                    rows,
+                    |d, record| d.attempt_json(record),
+                    |d| d.len(),
+                    |d| flush_rows(d, staging, defs),
+                    &mut rejects,
+                )?,
             };
             flush_rows(rows, staging, defs)?;
             records
@@ -318,6 +301,34 @@ fn flush(
         staging.add(t, batch, &defs[t].0.partition_timestamp)?;
     }
     Ok(())
+}
+
+/// Splits `text` into records for `attempt` on `decoder`, handing each full batch to `flush`
+/// as it fills; returns the records seen.
+fn split_flushing<D>(
+    text: &[u8],
+    decoder: &mut D,
+    attempt: impl Fn(&mut D, decode::Record<'_>) -> decode::Attempt,
+    len: impl Fn(&D) -> usize,
+    mut flush: impl FnMut(&mut D) -> Result<()>,
+    rejects: &mut Vec<Reject>,
+) -> Result<u64> {
+    let mut failure = None;
+    let records = decode::split_records(
+        text,
+        |record| {
+            let outcome = attempt(decoder, record);
+            if len(decoder) >= DECODE_BATCH_ROWS && failure.is_none() {
+                failure = flush(decoder).err();
+            }
+            outcome
+        },
+        |r| rejects.push(r),
+    );
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(records),
+    }
 }
 
 fn flush_rows(

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commit;
 pub mod config;
+pub mod ddl;
 pub mod decode;
 pub mod error;
 pub mod etl;

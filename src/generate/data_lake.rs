@@ -62,6 +62,26 @@ pub struct DataLakeStats {
     pub bad: u64,
 }
 
+/// The contact a flow event belongs to.
+#[derive(Clone, Copy)]
+struct Who<'a> {
+    contact: &'a str,
+    channel: &'a str,
+    method: &'a str,
+}
+
+/// One step of a contact's path: a flow (or a module inside it), when, how it ended and,
+/// optionally, what it named next (`("flow" | "queue", id)`).
+#[derive(Default)]
+struct Step<'a> {
+    flow: usize,
+    module: bool,
+    start: i64,
+    end: i64,
+    outcome: &'a str,
+    next: Option<(&'a str, String)>,
+}
+
 /// Collects rows by the UTC day of the export file they go to, and writes days out.
 pub struct DataLakeWriter {
     out: PathBuf,
@@ -103,21 +123,21 @@ impl DataLakeWriter {
         }
     }
 
-    /// One flow event row; `next` is (next_resource_type, id).
-    #[allow(clippy::too_many_arguments)]
-    fn flow_row(
-        &mut self,
-        world: &World,
-        contact: &str,
-        channel: &str,
-        method: &str,
-        flow: usize,
-        module: bool,
-        start: i64,
-        end: i64,
-        outcome: &str,
-        next: Option<(&str, String)>,
-    ) {
+    /// One flow event row of a contact.
+    fn flow_row(&mut self, world: &World, who: Who<'_>, step: Step<'_>) {
+        let Who {
+            contact,
+            channel,
+            method,
+        } = who;
+        let Step {
+            flow,
+            module,
+            start,
+            end,
+            outcome,
+            next,
+        } = step;
         let (next_flow, next_queue, next_type) = match &next {
             Some(("queue", id)) => (Value::Null, json!(id), json!("queue")),
             Some((kind, id)) => (json!(id), Value::Null, json!(kind)),
@@ -213,20 +233,23 @@ impl DataLakeWriter {
 
     /// The flow events of one contact an agent handled, around its queue and connect times.
     pub fn contact(&mut self, world: &World, c: &ContactState, ended: i64) {
-        let channel = c.channel;
+        let who = Who {
+            contact: &c.id,
+            channel: c.channel,
+            method: c.method,
+        };
         if c.method == "OUTBOUND" {
             let start = c.offered - self.rng.random_range(2 * MS..6 * MS);
             self.flow_row(
                 world,
-                &c.id,
-                channel,
-                c.method,
-                OUTBOUND_WHISPER,
-                false,
-                start,
-                c.offered,
-                "Success",
-                None,
+                who,
+                Step {
+                    flow: OUTBOUND_WHISPER,
+                    start,
+                    end: c.offered,
+                    outcome: "Success",
+                    ..Step::default()
+                },
             );
             return;
         }
@@ -235,43 +258,43 @@ impl DataLakeWriter {
         let route_id = self.flow_ids[ROUTE].clone();
         self.flow_row(
             world,
-            &c.id,
-            channel,
-            c.method,
-            MAIN_IVR,
-            false,
-            ivr_start,
-            route_start,
-            "Success",
-            Some(("flow", route_id)),
+            who,
+            Step {
+                flow: MAIN_IVR,
+                start: ivr_start,
+                end: route_start,
+                outcome: "Success",
+                next: Some(("flow", route_id)),
+                ..Step::default()
+            },
         );
-        if channel == "VOICE" && self.rng.random_bool(0.5) {
+        if c.channel == "VOICE" && self.rng.random_bool(0.5) {
             let auth_end = (ivr_start + self.rng.random_range(5 * MS..20 * MS)).min(route_start);
             self.flow_row(
                 world,
-                &c.id,
-                channel,
-                c.method,
-                MAIN_IVR,
-                true,
-                ivr_start + 2 * MS,
-                auth_end,
-                "Authenticated",
-                None,
+                who,
+                Step {
+                    flow: MAIN_IVR,
+                    module: true,
+                    start: ivr_start + 2 * MS,
+                    end: auth_end,
+                    outcome: "Authenticated",
+                    ..Step::default()
+                },
             );
         }
         let queue_id = world.queue_ids[c.queue].clone();
         self.flow_row(
             world,
-            &c.id,
-            channel,
-            c.method,
-            ROUTE,
-            false,
-            route_start,
-            c.queued,
-            "Queued",
-            Some(("queue", queue_id)),
+            who,
+            Step {
+                flow: ROUTE,
+                start: route_start,
+                end: c.queued,
+                outcome: "Queued",
+                next: Some(("queue", queue_id)),
+                ..Step::default()
+            },
         );
         let (queue_end, outcome) = match c.connected {
             Some(t) => (t, "AgentConnected"),
@@ -279,28 +302,26 @@ impl DataLakeWriter {
         };
         self.flow_row(
             world,
-            &c.id,
-            channel,
-            c.method,
-            CUSTOMER_QUEUE,
-            false,
-            c.queued,
-            queue_end,
-            outcome,
-            None,
+            who,
+            Step {
+                flow: CUSTOMER_QUEUE,
+                start: c.queued,
+                end: queue_end,
+                outcome,
+                ..Step::default()
+            },
         );
         if let Some(t) = c.connected {
             self.flow_row(
                 world,
-                &c.id,
-                channel,
-                c.method,
-                AGENT_WHISPER,
-                false,
-                t - 2 * MS,
-                t,
-                "Success",
-                None,
+                who,
+                Step {
+                    flow: AGENT_WHISPER,
+                    start: t - 2 * MS,
+                    end: t,
+                    outcome: "Success",
+                    ..Step::default()
+                },
             );
         }
     }
@@ -320,29 +341,36 @@ impl DataLakeWriter {
             let route_id = self.flow_ids[ROUTE].clone();
             self.flow_row(
                 world,
-                &initial,
-                contact_channel,
-                "API",
-                MAIN_IVR,
-                false,
-                start + MS,
-                ivr_end,
-                "Success",
-                Some(("flow", route_id)),
+                Who {
+                    contact: &initial,
+                    channel: contact_channel,
+                    method: "API",
+                },
+                Step {
+                    flow: MAIN_IVR,
+                    start: start + MS,
+                    end: ivr_end,
+                    outcome: "Success",
+                    next: Some(("flow", route_id)),
+                    ..Step::default()
+                },
             );
             if self.rng.random_bool(0.3) {
                 let transferred = uuid(&mut self.rng);
                 self.flow_row(
                     world,
-                    &transferred,
-                    contact_channel,
-                    "TRANSFER",
-                    ROUTE,
-                    false,
-                    ivr_end,
-                    end,
-                    "Transferred",
-                    None,
+                    Who {
+                        contact: &transferred,
+                        channel: contact_channel,
+                        method: "TRANSFER",
+                    },
+                    Step {
+                        flow: ROUTE,
+                        start: ivr_end,
+                        end,
+                        outcome: "Transferred",
+                        ..Step::default()
+                    },
                 );
                 contacts.push(transferred);
             }

@@ -198,3 +198,32 @@ fn a_closed_pipe_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn ddl_for_athena_and_spark_comes_from_the_schemas() {
+    let athena = run(&[
+        "ddl",
+        "--engine",
+        "athena",
+        "--location",
+        "s3://bucket/lake/",
+        "--database",
+        "connect",
+    ]);
+    assert_eq!(athena.code, 0, "{}", athena.stderr);
+    insta::assert_snapshot!("ddl_athena", athena.stdout);
+    let spark = run(&["ddl", "--engine", "spark", "--location", "/data/lake"]);
+    assert_eq!(spark.code, 0, "{}", spark.stderr);
+    insta::assert_snapshot!("ddl_spark", spark.stdout);
+    let bad = run(&[
+        "ddl",
+        "--engine",
+        "spark",
+        "--location",
+        "/l",
+        "--database",
+        "a-b",
+    ]);
+    assert_eq!(bad.code, 2);
+    insta::assert_snapshot!("ddl_bad_database", bad.stderr);
+}
