@@ -18,12 +18,12 @@ pub fn script(engine: Engine, location: &str, database: Option<&str>) -> Result<
     if location.is_empty() {
         return Err(Error::usage("--location is empty"));
     }
-    if let Some(db) = database {
-        if db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(Error::usage(format!(
-                "--database {db:?}: use letters, digits and underscores"
-            )));
-        }
+    let plain =
+        |db: &str| !db.is_empty() && db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if let Some(db) = database.filter(|db| !plain(db)) {
+        return Err(Error::usage(format!(
+            "--database {db:?}: use letters, digits and underscores"
+        )));
     }
     let mut out = String::new();
     if let Some(db) = database {
