@@ -22,6 +22,9 @@ use crate::store::Location;
 
 const AUDIT_SQL: &str = include_str!("../sql/reports/audit.sql");
 const LOGIN_LOGOUT_SQL: &str = include_str!("../sql/reports/login_logout.sql");
+/// The views each report's SQL reads, with the views those read.
+const AUDIT_VIEWS: &[&str] = &["agent_contact_status", "agent_status_intervals"];
+const LOGIN_LOGOUT_VIEWS: &[&str] = &["login_logout_sessions"];
 
 /// `report audit`: one agent, one local day.
 #[derive(Debug, Clone)]
@@ -156,7 +159,7 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
         dt_to: Some(last_dt),
         agent_arns: Some(agent_arns),
     };
-    catalog::scope(&ctx, &scope).await?;
+    catalog::scope(&ctx, &scope, AUDIT_VIEWS).await?;
     // An interval still open at the end of the data runs to the end of the day, or to now.
     let open_end = if request.now < day.to {
         request.now
@@ -253,7 +256,7 @@ pub async fn login_logout(
         dt_to: None,
         agent_arns: None,
     };
-    catalog::scope(&ctx, &scope).await?;
+    catalog::scope(&ctx, &scope, LOGIN_LOGOUT_VIEWS).await?;
     let params = vec![
         from,
         ts_param(request.window.to),
