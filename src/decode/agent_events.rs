@@ -13,11 +13,11 @@ use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 
-use super::{Attempt, Record, attempt_json};
+use super::{Attempt, Record, Text, attempt_json};
 use crate::error::{Error, Result};
 use crate::schema;
 
-type Str<'a> = Option<Cow<'a, str>>;
+type Str<'a> = Option<Text<'a>>;
 
 #[derive(Deserialize)]
 struct RawEvent<'a> {

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use super::{Attempt, Record, Reject, attempt_json};
+use super::{Attempt, Record, Reject, Text, attempt_json};
 use crate::error::{Error, Result};
 use crate::schema::TableDef;
 
@@ -484,35 +484,13 @@ impl<'de> serde::Deserialize<'de> for Fields<'de> {
                 mut map: A,
             ) -> std::result::Result<Fields<'de>, A::Error> {
                 let mut out = Vec::with_capacity(map.size_hint().unwrap_or(24));
-                while let Some(key) = map.next_key::<CowStr<'de>>()? {
+                while let Some(key) = map.next_key::<Text<'de>>()? {
                     out.push((key.0, map.next_value::<Cell<'de>>()?));
                 }
                 Ok(Fields(out))
             }
         }
         d.deserialize_map(V)
-    }
-}
-
-/// A string borrowed from the input when it can be (serde's `Cow<str>` always copies).
-struct CowStr<'a>(Cow<'a, str>);
-
-impl<'de> serde::Deserialize<'de> for CowStr<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = CowStr<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<CowStr<'de>, E> {
-                Ok(CowStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> std::result::Result<CowStr<'de>, E> {
-                Ok(CowStr(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 

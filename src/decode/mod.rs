@@ -6,6 +6,7 @@
 pub mod agent_events;
 pub mod lake_rows;
 
+use std::borrow::Cow;
 use std::io::Read;
 
 /// What one decode attempt at a record start found.
@@ -34,6 +35,37 @@ impl<'a> Record<'a> {
             Record::Text(t) => t.as_bytes(),
             Record::Bytes(b) => b,
         }
+    }
+}
+
+/// A JSON string borrowed from the input when it has no escapes, owned otherwise. serde's own
+/// `Cow<str>` borrows only as a bare field, never inside an `Option`: that copied every string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
     }
 }
 
@@ -77,7 +109,8 @@ pub fn split_records(
     let mut records = 0u64;
     // serde skips unread strings without checking them: when the object is not valid UTF-8
     // somewhere, each record is checked whole (one pass over the buffer decides).
-    let text = std::str::from_utf8(buf).ok();
+    // simdutf8 checks ~10x faster than std on this all-ASCII input; the answer is the same.
+    let text = simdutf8::basic::from_utf8(buf).ok();
     // Record starts are `{` (ASCII), so slicing the text there is always on a char boundary.
     let record = |at: usize| match text.and_then(|t| t.get(at..)) {
         Some(t) => Record::Text(t),
