@@ -9,9 +9,10 @@
 //! new one, never a half-written file or both.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, UInt32Array, new_null_array};
-use arrow::compute::{concat_batches, take_record_batch};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, new_null_array};
+use arrow::compute::{concat_batches, interleave_record_batch};
 use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
@@ -84,13 +85,14 @@ pub async fn commit_day(
     let mut all = Vec::with_capacity(staged.len() + 1);
     all.extend(existing);
     all.extend(staged);
-    let merged = concat_batches(schema, &all)?;
-    drop(all);
+    // Only the key columns are gathered into one batch (for dedup and ordering); whole rows
+    // are copied once, straight from the staged batches into sorted order.
+    let keys = key_columns(schema, &all, table)?;
     let t1 = std::time::Instant::now();
-    let keep = winners(&merged, table)?;
+    let keep = winners(&keys, table)?;
     let t2 = std::time::Instant::now();
     // Rows of this run that made it in: new keys, and newer versions replacing lake rows.
-    let written = (rows_before..merged.num_rows())
+    let written = (rows_before..keys.num_rows())
         .filter(|&i| keep.value(i))
         .count();
     let outcome = DayOutcome {
@@ -101,9 +103,26 @@ pub async fn commit_day(
     if written == 0 {
         return Ok(outcome);
     }
-    let sorted = sort_kept(&merged, &keep, table)?;
+    let order = sorted_order(&keys, &keep, table)?;
+    drop(keys);
+    let mut starts = Vec::with_capacity(all.len());
+    let mut total = 0usize;
+    for b in &all {
+        starts.push(total);
+        total += b.num_rows();
+    }
+    let indices: Vec<(usize, usize)> = order
+        .iter()
+        .map(|&g| {
+            let g = g as usize;
+            let batch = starts.partition_point(|&s| s <= g) - 1;
+            (batch, g - starts[batch])
+        })
+        .collect();
+    let refs: Vec<&RecordBatch> = all.iter().collect();
+    let sorted = interleave_record_batch(&refs, &indices)?;
+    drop(all);
     let t3 = std::time::Instant::now();
-    drop(merged);
     let bytes = write_parquet(&sorted, table, options).map_err(|source| Error::Parquet {
         path: lake.url_of(&final_path),
         source,
@@ -251,8 +270,38 @@ fn winners(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
     Ok(BooleanArray::from(keep))
 }
 
-/// The kept rows in sort-key order, gathered in one copy.
-fn sort_kept(batch: &RecordBatch, keep: &BooleanArray, table: &TableDef) -> Result<RecordBatch> {
+/// The columns dedup and ordering read (primary key, sort key, `dedup_latest`) of every
+/// batch, as one batch: a fraction of the rows' bytes.
+fn key_columns(schema: &SchemaRef, all: &[RecordBatch], table: &TableDef) -> Result<RecordBatch> {
+    let mut names: Vec<&str> = Vec::new();
+    for n in table
+        .primary_key
+        .iter()
+        .chain(&table.sort_key)
+        .chain(&table.dedup_latest)
+    {
+        if !names.contains(&n.as_str()) {
+            names.push(n);
+        }
+    }
+    let indices = names
+        .iter()
+        .map(|n| {
+            schema
+                .index_of(n)
+                .map_err(|_| Error::Other(format!("no key column {n}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let projected = schema.project(&indices)?;
+    let parts = all
+        .iter()
+        .map(|b| b.project(&indices))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(concat_batches(&Arc::new(projected), &parts)?)
+}
+
+/// The kept rows' indices in sort-key order.
+fn sorted_order(batch: &RecordBatch, keep: &BooleanArray, table: &TableDef) -> Result<Vec<u32>> {
     let columns = table
         .sort_key
         .iter()
@@ -307,7 +356,7 @@ fn sort_kept(batch: &RecordBatch, keep: &BooleanArray, table: &TableDef) -> Resu
                 None => std::cmp::Ordering::Equal,
             })
     });
-    Ok(take_record_batch(batch, &UInt32Array::from(order))?)
+    Ok(order)
 }
 
 /// Parquet as every downstream reader wants it: zstd, µs UTC timestamps (from the schema),
