@@ -136,7 +136,6 @@ pub struct RowDecoder {
     builders: Vec<Builder>,
     /// Lower-case column name → index.
     by_name: HashMap<String, usize>,
-    required: Vec<usize>,
     epoch: EpochUnit,
     rows: usize,
 }
@@ -167,20 +166,12 @@ impl RowDecoder {
             .enumerate()
             .map(|(i, f)| (f.name().to_ascii_lowercase(), i))
             .collect();
-        let required = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| !f.is_nullable())
-            .map(|(i, _)| i)
-            .collect();
         let mut decoder = RowDecoder {
             table,
             schema,
             kinds,
             builders: Vec::new(),
             by_name,
-            required,
             epoch,
             rows: 0,
         };
@@ -245,9 +236,10 @@ impl RowDecoder {
     fn push(&mut self, cells: Vec<Option<Cell<'_>>>) -> std::result::Result<(), String> {
         let mut typed = Vec::with_capacity(cells.len());
         for (i, cell) in cells.into_iter().enumerate() {
-            let name = self.schema.field(i).name();
+            let field = self.schema.field(i);
+            let (name, required) = (field.name(), !field.is_nullable());
             let value = match cell {
-                None if self.required.contains(&i) => {
+                None if required => {
                     let what = if self.table.primary_key.contains(name) {
                         "primary-key column"
                     } else {
@@ -259,7 +251,7 @@ impl RowDecoder {
                 Some(cell) => to_typed(cell, self.kinds[i], self.epoch)
                     .map_err(|reason| format!("{name}: {reason}"))?,
             };
-            if matches!(value, Typed::Null) && self.required.contains(&i) {
+            if matches!(value, Typed::Null) && required {
                 return Err(format!("{name} is empty"));
             }
             typed.push(value);

@@ -378,13 +378,10 @@ impl DataLakeWriter {
             let (status, result, reasons): (&str, &str, Vec<&str>) = if roll < 0.8 {
                 ("Completed", "Passed", vec![])
             } else if roll < 0.95 {
-                let first = FAILURES[self.rng.random_range(0..FAILURES.len())];
-                let mut reasons = vec![first];
+                let first = self.rng.random_range(0..FAILURES.len());
+                let mut reasons = vec![FAILURES[first]];
                 if self.rng.random_bool(0.3) {
-                    reasons.push(
-                        FAILURES[(FAILURES.iter().position(|f| *f == first).unwrap_or(0) + 1)
-                            % FAILURES.len()],
-                    );
+                    reasons.push(FAILURES[(first + 1) % FAILURES.len()]);
                 }
                 ("Failed", "Failed", reasons)
             } else {
