@@ -1,14 +1,16 @@
 # connect-lake: `make demo` runs the main job on a local default, `make test` passes the tests.
-# Everything the targets need is installed here (the venv for the benchmark's DuckDB).
+# Everything the targets need is installed here: a venv (.venv) with tests/requirements.txt
+# (DuckDB, SeaweedFS's `weed`, PySpark); Java 17 for Spark is on the machine.
 
 CARGO  ?= cargo
 BIN    := target/debug/connect-lake
 RBIN   := target/release/connect-lake
 VENV   := .venv
 PY     := $(VENV)/bin/python
+VENV_OK := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test check bench build clean-demo
+.PHONY: help demo test interop check bench build clean-demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,17 +56,22 @@ demo: build ## generate 3 days for 20 agents (+ flow and test exports), load the
 	    WHERE agent_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
 	@echo; echo "demo: the lake is in ./lake, the input in demo/input, a timeline in demo/ana.patel0-2026-11-23.svg"
 
-test: ## run every test (unit, integration, snapshots)
-	$(CARGO) test --locked
+test: $(VENV_OK) ## run every test: unit, integration (S3 on a local SeaweedFS), snapshots, then interop
+	CONNECT_LAKE_WEED=$(abspath $(VENV)/bin/weed) $(CARGO) test --locked
+	$(MAKE) --no-print-directory interop
+
+interop: $(VENV_OK) build ## Spark and DuckDB read a generated lake and agree with connect-lake
+	$(PY) tests/interop/readers.py --bin $(BIN)
 
 check: ## formatting and lints
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
-$(PY):
+$(VENV_OK): tests/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'duckdb>=1.4,<3'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
 
-bench: $(PY) ## time the ETL on ~1 GB of generated events against DuckDB (release build)
+bench: $(VENV_OK) ## time the ETL on ~1 GB of generated events against DuckDB (release build)
 	$(CARGO) build --release --locked
 	$(PY) tests/bench/bench.py --bin $(RBIN) --data bench-data

@@ -26,7 +26,7 @@ SELECT instance_id,
        initiation_method,
        start_timestamp,
        end_timestamp,
-       CAST(CAST((arrow_cast(end_timestamp, 'Int64') - arrow_cast(start_timestamp, 'Int64')) / 1000 AS DECIMAL(18, 0)) / 1000 AS DECIMAL(18, 3))
+       CAST(CAST(unix_millis(end_timestamp) - unix_millis(start_timestamp) AS DECIMAL(18, 0)) / 1000 AS DECIMAL(18, 3))
          AS duration_seconds,
        flow_outcome,
        CASE WHEN lower(next_resource_type) = 'queue' THEN 'queue'

@@ -16,7 +16,7 @@ WITH flows AS (
          min(start_timestamp) AS first_flow_timestamp,
          max(end_timestamp) AS last_flow_timestamp,
          sum(CASE WHEN resource_type IS NULL OR lower(resource_type) = 'flow'
-                  THEN arrow_cast(end_timestamp, 'Int64') - arrow_cast(start_timestamp, 'Int64') END) AS flow_micros,
+                  THEN unix_micros(end_timestamp) - unix_micros(start_timestamp) END) AS flow_micros,
          last_value(next_queue_resource_id ORDER BY start_timestamp, event_id) FILTER (WHERE next_queue_resource_id IS NOT NULL) AS queue_id,
          max(CASE WHEN lower(next_resource_type) = 'queue' THEN end_timestamp END) AS sent_to_queue_timestamp
   FROM contact_flow_events
@@ -45,8 +45,8 @@ SELECT f.instance_id,
        c.queue_name,
        coalesce(c.queue_timestamp, f.sent_to_queue_timestamp) AS queue_timestamp,
        c.connected_to_agent_timestamp,
-       CAST(CAST((arrow_cast(c.connected_to_agent_timestamp, 'Int64')
-                  - arrow_cast(coalesce(c.queue_timestamp, f.sent_to_queue_timestamp), 'Int64')) / 1000 AS DECIMAL(18, 0)) / 1000
+       CAST(CAST(unix_millis(c.connected_to_agent_timestamp)
+                  - unix_millis(coalesce(c.queue_timestamp, f.sent_to_queue_timestamp)) AS DECIMAL(18, 0)) / 1000
             AS DECIMAL(18, 3)) AS time_queued_seconds,
        c.agent_id,
        c.agent_arn,

@@ -44,7 +44,7 @@ SELECT s.instance_id, s.agent_arn, s.agent_id, s.username, s.first_name, s.last_
        s.hierarchy_level5_name AS hierarchy_level5,
        s.login_timestamp,
        s.logout_timestamp,
-       CAST(CAST((arrow_cast(s.logout_timestamp, 'Int64') - arrow_cast(s.login_timestamp, 'Int64')) / 1000 AS DECIMAL(18, 0)) / 1000 AS DECIMAL(18, 3))
+       CAST(CAST(unix_millis(s.logout_timestamp) - unix_millis(s.login_timestamp) AS DECIMAL(18, 0)) / 1000 AS DECIMAL(18, 3))
          AS duration_seconds,
        coalesce(s.logout_timestamp, l.last_timestamp) AS last_seen_timestamp
 FROM sessions s

@@ -42,8 +42,8 @@ SELECT t.instance_id,
        t.connect_test_case_result AS result,
        t.connect_test_case_execution_start_timestamp AS start_timestamp,
        t.connect_test_case_execution_end_timestamp AS end_timestamp,
-       CAST(CAST((arrow_cast(t.connect_test_case_execution_end_timestamp, 'Int64')
-                  - arrow_cast(t.connect_test_case_execution_start_timestamp, 'Int64')) / 1000 AS DECIMAL(18, 0)) / 1000
+       CAST(CAST(unix_millis(t.connect_test_case_execution_end_timestamp)
+                  - unix_millis(t.connect_test_case_execution_start_timestamp) AS DECIMAL(18, 0)) / 1000
             AS DECIMAL(18, 3)) AS duration_seconds,
        t.connect_test_case_failure_reasons AS failure_reasons,
        t.connect_test_case_associated_initial_contact_id AS initial_contact_id,

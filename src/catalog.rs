@@ -12,6 +12,7 @@ use datafusion::datasource::listing::{
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 
 use crate::error::{Error, Result};
+use crate::functions;
 use crate::lake;
 use crate::schema::{self, PARTITION_COLUMN};
 use crate::store::Location;
@@ -128,6 +129,7 @@ async fn session(lake: &Location, suffix: &str) -> Result<SessionContext> {
     // computing them through plans of window views costs more than the queries themselves.
     config.options_mut().execution.collect_statistics = false;
     let ctx = SessionContext::new_with_config(config);
+    functions::register(&ctx);
     ctx.register_object_store(&lake.store_url, lake.store.clone());
     for table in schema::tables()? {
         let dir = lake.url_of(&lake.child(&table.name));

@@ -39,6 +39,12 @@ pub struct S3Args {
     /// Allow plain http to the S3 endpoint (local test servers).
     #[arg(long, global = true)]
     pub s3_allow_http: bool,
+    /// Seconds one S3 request may take before it is retried.
+    #[arg(long, global = true, default_value_t = 30.0, value_name = "SECS")]
+    pub s3_timeout: f64,
+    /// Retries of a failed S3 request (5xx, timeout), with exponential backoff.
+    #[arg(long, global = true, default_value_t = 5, value_name = "N")]
+    pub s3_retries: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -332,9 +338,17 @@ fn parse_rate(text: &str) -> std::result::Result<f64, String> {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
+    if !(cli.s3.s3_timeout.is_finite() && cli.s3.s3_timeout > 0.0) {
+        return Err(Error::usage(format!(
+            "--s3-timeout {}: give a number of seconds above 0",
+            cli.s3.s3_timeout
+        )));
+    }
     let s3 = S3Options {
         endpoint: cli.s3.s3_endpoint.clone(),
         allow_http: cli.s3.s3_allow_http,
+        timeout: std::time::Duration::from_secs_f64(cli.s3.s3_timeout.min(86_400.0)),
+        retries: cli.s3.s3_retries,
     };
     match cli.command {
         Command::Etl(args) => etl_command(args, &s3, !cli.quiet).await,

@@ -46,6 +46,14 @@ pub struct Ingest {
     /// Only agent events today.
     pub source: String,
     pub inputs: Vec<String>,
+    /// `false` writes Parquet without page indexes, for old parquet-java readers (as
+    /// `etl --no-page-index`).
+    #[serde(default = "default_page_index")]
+    pub page_index: bool,
+}
+
+fn default_page_index() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -2,6 +2,7 @@
 //! (with partition projection on `dt`) and Spark (with partition recovery), derived from
 //! `schemas/` so that every engine sees the columns, types and descriptions defined there.
 
+use crate::catalog;
 use crate::error::{Error, Result};
 use crate::schema::{self, PARTITION_COLUMN, TableDef};
 
@@ -39,7 +40,39 @@ pub fn script(engine: Engine, location: &str, database: Option<&str>) -> Result<
         });
         out.push('\n');
     }
+    if engine == Engine::Spark {
+        out.push_str(&spark_views(database));
+    }
     Ok(out)
+}
+
+/// The views of `sql/` written in SQL that Spark runs as it is: the two report views and the
+/// contact mapping under them. (The data-lake views use DataFusion's ordered `array_agg` and
+/// `unnest`, which Spark spells differently, so they stay DataFusion's.)
+pub const SPARK_VIEWS: &[&str] = &[
+    "agent_contact_status",
+    "agent_status_intervals",
+    "login_logout_sessions",
+];
+
+/// The report views, the same text DataFusion runs (`unix_micros`/`unix_millis` are Spark's
+/// own functions, which connect-lake adds to DataFusion). Unqualified table names in a Spark
+/// view resolve in the database current at creation, hence the `USE`.
+fn spark_views(database: Option<&str>) -> String {
+    let mut out = String::from("-- The report views, as connect-lake defines them in sql/.\n");
+    if let Some(db) = database {
+        out.push_str(&format!("USE {db};\n\n"));
+    }
+    for (name, sql) in catalog::VIEWS
+        .iter()
+        .filter(|(name, _)| SPARK_VIEWS.contains(name))
+    {
+        out.push_str(&format!(
+            "-- sql/{name}.sql\n{};\n\n",
+            sql.trim_end().trim_end_matches(';')
+        ));
+    }
+    out
 }
 
 /// A SQL string literal: single quotes doubled.
@@ -155,6 +188,14 @@ mod tests {
         assert!(athena.contains("'projection.dt.type' = 'date'"));
         let spark = script(Engine::Spark, "/data/lake", None).unwrap();
         assert!(spark.contains("ALTER TABLE `agent_events` RECOVER PARTITIONS;"));
+        for view in SPARK_VIEWS {
+            assert!(spark.contains(&format!("CREATE OR REPLACE VIEW {view} AS")));
+        }
+        assert!(!spark.contains("arrow_cast"), "DataFusion-only functions");
+        assert!(
+            !athena.contains("CREATE OR REPLACE VIEW"),
+            "Athena gets tables only"
+        );
         assert!(spark.contains("'\"Creation\" or \"revision\" date of the flow itself.'"));
     }
 

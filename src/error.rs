@@ -79,6 +79,17 @@ impl Error {
         match self {
             Error::Usage { hint, .. } => hint.as_deref(),
             Error::NotALake { hint, .. } => Some(hint),
+            Error::Store {
+                source:
+                    object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. },
+                ..
+            } => Some(
+                "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+            ),
+            Error::Store { source, .. } if source.to_string().contains("NoSuchBucket") => {
+                Some("create the bucket first: connect-lake never creates buckets")
+            }
             _ => None,
         }
     }

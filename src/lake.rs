@@ -46,11 +46,18 @@ pub async fn ensure_lake(lake: &Location) -> Result<()> {
 pub async fn check_lake(lake: &Location) -> Result<()> {
     match lake.store.head(&lake.child(MARKER)).await {
         Ok(_) => Ok(()),
-        Err(object_store::Error::NotFound { .. }) => Err(Error::NotALake {
-            url: lake.url.clone(),
-            reason: format!("no {MARKER}"),
-            hint: "run `connect-lake etl --lake …` first, or point --lake at an existing lake",
-        }),
+        Err(object_store::Error::NotFound { .. }) => {
+            // A missing bucket also reads as "no marker": listing tells the two apart.
+            lake.store
+                .list_with_delimiter(Some(&lake.prefix))
+                .await
+                .map_err(|e| lake.store_error(e))?;
+            Err(Error::NotALake {
+                url: lake.url.clone(),
+                reason: format!("no {MARKER}"),
+                hint: "run `connect-lake etl --lake …` first, or point --lake at an existing lake",
+            })
+        }
         Err(source) => Err(lake.store_error(source)),
     }
 }

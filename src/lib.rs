@@ -12,6 +12,7 @@ pub mod ddl;
 pub mod decode;
 pub mod error;
 pub mod etl;
+pub mod functions;
 pub mod generate;
 pub mod lake;
 pub mod nightly;

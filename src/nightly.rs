@@ -149,7 +149,10 @@ pub async fn run(
                 source: SourceKind::AgentEvents,
                 lake: lake.clone(),
                 inputs,
-                write: Default::default(),
+                write: crate::commit::WriteOptions {
+                    page_index: ingest.page_index,
+                    ..Default::default()
+                },
                 memory_budget: 256 << 20,
                 spill_dir: None,
                 progress,

@@ -181,6 +181,51 @@ fn split_top_level(text: &str) -> Vec<&str> {
 mod tests {
     use super::*;
 
+    /// Readers cope with a grown schema only when columns are appended and nullable (Spark with
+    /// `mergeSchema`, DuckDB with `union_by_name`, Athena by name): every released column stays
+    /// where it was with its type, and what comes after is nullable.
+    #[test]
+    fn schemas_only_grow_by_appending_nullable_columns() {
+        let released = include_str!("../tests/data/released_columns.tsv");
+        for table in tables().unwrap() {
+            let before: Vec<(&str, &str)> = released
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| {
+                    let mut parts = l.split('\t');
+                    (parts.next() == Some(table.name.as_str()))
+                        .then(|| (parts.next().unwrap(), parts.next().unwrap()))
+                })
+                .collect();
+            assert!(
+                !before.is_empty(),
+                "{}: not in released_columns.tsv",
+                table.name
+            );
+            assert!(
+                table.columns.len() >= before.len(),
+                "{}: columns removed",
+                table.name
+            );
+            for (i, (name, type_name)) in before.iter().enumerate() {
+                let now = &table.columns[i];
+                assert_eq!(
+                    (now.name.as_str(), now.type_name.as_str()),
+                    (*name, *type_name),
+                    "{}: column {i} changed",
+                    table.name
+                );
+            }
+            for added in &table.columns[before.len()..] {
+                assert!(
+                    added.nullable,
+                    "{}.{}: appended columns are nullable",
+                    table.name, added.name
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_embedded_schema_parses_and_names_existing_columns() {
         for t in tables().unwrap() {

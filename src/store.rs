@@ -4,10 +4,13 @@
 //! exception: `source` reads local input files straight into a reused buffer).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::TryStreamExt;
 use object_store::{
-    ObjectMeta, ObjectStore, ObjectStoreExt, aws::AmazonS3Builder, local::LocalFileSystem,
+    ClientConfigKey, ObjectMeta, ObjectStore, ObjectStoreExt, RetryConfig,
+    aws::{AmazonS3Builder, AmazonS3ConfigKey},
+    local::LocalFileSystem,
     path::Path,
 };
 use url::Url;
@@ -16,10 +19,26 @@ use crate::error::{Error, Result};
 
 /// S3 settings from the command line; everything else comes from the standard AWS
 /// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL`, …).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct S3Options {
     pub endpoint: Option<String>,
     pub allow_http: bool,
+    /// Longest wait for one request (connect included) before it counts as failed.
+    pub timeout: Duration,
+    /// Retries of a failed request (5xx, timeout, dropped connection), with exponential
+    /// backoff from 100 ms; after the last one the run fails.
+    pub retries: usize,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        S3Options {
+            endpoint: None,
+            allow_http: false,
+            timeout: Duration::from_secs(30),
+            retries: 5,
+        }
+    }
 }
 
 /// A store and a prefix inside it, with the URL the user gave for messages.
@@ -90,12 +109,52 @@ impl Location {
             .ok_or_else(|| Error::usage(format!("{url}: an s3:// URL needs a bucket")))?
             .to_string();
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(&bucket);
+        let env_set = |names: &[&str]| names.iter().any(|n| std::env::var_os(n).is_some());
+        let profile = if env_set(&["AWS_ACCESS_KEY_ID"]) {
+            None
+        } else {
+            Profile::load()?
+        };
+        if let Some(profile) = profile {
+            builder = builder
+                .with_access_key_id(profile.access_key_id)
+                .with_secret_access_key(profile.secret_access_key);
+            if let Some(token) = profile.session_token {
+                builder = builder.with_token(token);
+            }
+            if let Some(region) = profile
+                .region
+                .filter(|_| !env_set(&["AWS_REGION", "AWS_DEFAULT_REGION"]))
+            {
+                builder = builder.with_region(region);
+            }
+            if let Some(endpoint) = profile.endpoint_url.filter(|_| s3.endpoint.is_none()) {
+                builder = builder.with_endpoint(endpoint);
+            }
+        }
         if let Some(endpoint) = &s3.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
         if s3.allow_http {
             builder = builder.with_allow_http(true);
         }
+        // A stalled server must not hang a nightly job: every request has a deadline, and
+        // the retries as a whole stop after (retries + 1) deadlines plus the backoff.
+        let timeout = format!("{}ms", s3.timeout.as_millis().max(1));
+        builder = builder
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                timeout.clone(),
+            )
+            .with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                timeout,
+            )
+            .with_retry(RetryConfig {
+                max_retries: s3.retries,
+                retry_timeout: s3.timeout * (s3.retries as u32 + 1) + Duration::from_secs(30),
+                ..RetryConfig::default()
+            });
         let store = builder.build().map_err(|source| Error::Store {
             url: url.to_string(),
             source,
@@ -154,6 +213,90 @@ impl Location {
     }
 }
 
+/// Static credentials of an AWS CLI profile, used when the environment has no access key, as
+/// the AWS CLI does: the profile is `AWS_PROFILE` (else `default`), read from
+/// `AWS_SHARED_CREDENTIALS_FILE` (else `~/.aws/credentials`, sections `[name]`) and
+/// `AWS_CONFIG_FILE` (else `~/.aws/config`, sections `[profile name]` or `[default]`); the
+/// credentials file wins key by key. Without a profile, object_store's own chain applies
+/// (web identity, ECS, instance metadata).
+#[derive(Debug, PartialEq, Eq)]
+struct Profile {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+    region: Option<String>,
+    endpoint_url: Option<String>,
+}
+
+impl Profile {
+    fn load() -> Result<Option<Profile>> {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let file = |var: &str, default: &str| {
+            std::env::var_os(var)
+                .map(std::path::PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(".aws").join(default)))
+        };
+        let named = std::env::var("AWS_PROFILE").ok();
+        let name = named.clone().unwrap_or_else(|| "default".to_string());
+        Self::from_files(
+            &name,
+            named.is_some(),
+            file("AWS_SHARED_CREDENTIALS_FILE", "credentials").as_deref(),
+            file("AWS_CONFIG_FILE", "config").as_deref(),
+        )
+    }
+
+    fn from_files(
+        name: &str,
+        explicit: bool,
+        credentials: Option<&std::path::Path>,
+        config: Option<&std::path::Path>,
+    ) -> Result<Option<Profile>> {
+        let read = |path: Option<&std::path::Path>| -> Result<Option<ini::Ini>> {
+            match path.filter(|p| p.exists()) {
+                None => Ok(None),
+                Some(p) => ini::Ini::load_from_file(p)
+                    .map(Some)
+                    .map_err(|e| Error::usage(format!("{}: {e}", p.display()))),
+            }
+        };
+        let credentials = read(credentials)?;
+        let config = read(config)?;
+        let config_section = if name == "default" {
+            name.to_string()
+        } else {
+            format!("profile {name}")
+        };
+        let get = |key: &str| {
+            credentials
+                .as_ref()
+                .and_then(|c| c.get_from(Some(name), key))
+                .or_else(|| {
+                    config
+                        .as_ref()
+                        .and_then(|c| c.get_from(Some(config_section.as_str()), key))
+                })
+                .map(str::to_string)
+        };
+        match (get("aws_access_key_id"), get("aws_secret_access_key")) {
+            (Some(access_key_id), Some(secret_access_key)) => Ok(Some(Profile {
+                access_key_id,
+                secret_access_key,
+                session_token: get("aws_session_token"),
+                region: get("region"),
+                endpoint_url: get("endpoint_url"),
+            })),
+            _ if explicit => Err(Error::usage_with_hint(
+                format!(
+                    "AWS_PROFILE={name}: no aws_access_key_id and aws_secret_access_key for that profile"
+                ),
+                "add them to ~/.aws/credentials, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            )),
+            _ => Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +321,49 @@ mod tests {
         assert!(err.is_usage(), "{err}");
         let err = Location::parse("ftp://host/x", &S3Options::default(), false).unwrap_err();
         assert!(err.to_string().contains("unsupported URL scheme"));
+    }
+
+    #[test]
+    fn profiles_come_from_the_credentials_then_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let credentials = dir.path().join("credentials");
+        let config = dir.path().join("config");
+        std::fs::write(
+            &credentials,
+            "[default]\naws_access_key_id = AKD\naws_secret_access_key = SKD\n\n\
+             [ops]\naws_access_key_id = AKO\naws_secret_access_key = SKO\naws_session_token = T\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &config,
+            "[default]\nregion = eu-west-1\n\n[profile ops]\nregion = us-east-2\n\
+             endpoint_url = http://127.0.0.1:9000\n\n[profile cfgonly]\n\
+             aws_access_key_id = AKC\naws_secret_access_key = SKC\n",
+        )
+        .unwrap();
+        let load = |name: &str, explicit: bool| {
+            Profile::from_files(name, explicit, Some(&credentials), Some(&config))
+        };
+        let ops = load("ops", true).unwrap().unwrap();
+        assert_eq!(
+            ops,
+            Profile {
+                access_key_id: "AKO".into(),
+                secret_access_key: "SKO".into(),
+                session_token: Some("T".into()),
+                region: Some("us-east-2".into()),
+                endpoint_url: Some("http://127.0.0.1:9000".into()),
+            }
+        );
+        let default = load("default", false).unwrap().unwrap();
+        assert_eq!(default.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(load("cfgonly", true).unwrap().unwrap().access_key_id, "AKC");
+        // A named profile that is not there is an error; no files and no name is no profile.
+        let err = load("missing", true).unwrap_err();
+        assert!(err.to_string().contains("AWS_PROFILE=missing"), "{err}");
+        assert_eq!(
+            Profile::from_files("default", false, None, None).unwrap(),
+            None
+        );
     }
 }

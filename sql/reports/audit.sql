@@ -5,7 +5,7 @@
 --   $2  the day's first instant (UTC)       $3  the next day's first instant (UTC)
 --   $4  where an interval still open at the end of the data ends: the day's end, or now
 SELECT agent_username, status, start_time, end_time,
-       CAST(CAST((arrow_cast(end_time, 'Int64') - arrow_cast(start_time, 'Int64')) / 1000 AS DECIMAL(18, 0)) / 1000
+       CAST(CAST(unix_millis(end_time) - unix_millis(start_time) AS DECIMAL(18, 0)) / 1000
             AS DECIMAL(18, 3)) AS duration_seconds,
        channel, contact_id
 FROM (

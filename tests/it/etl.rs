@@ -293,3 +293,71 @@ fn generated_input_with_every_defect_accounts_for_every_record() {
         4
     );
 }
+
+/// What Athena, Spark and DuckDB need of a file (tests/interop reads them with the real
+/// readers): INT64 microsecond timestamps adjusted to UTC, lower_snake_case names, `dt` only
+/// in the folder name; with `--no-page-index` no column or offset index.
+#[test]
+fn parquet_files_fit_the_downstream_readers() {
+    use parquet::basic::{LogicalType, TimeUnit};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::serialized_reader::ReadOptionsBuilder;
+
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixture("connect-doc-samples.json");
+    for page_index in [true, false] {
+        let lake = dir.path().join(format!("lake-{page_index}"));
+        let extra: &[&str] = if page_index {
+            &[]
+        } else {
+            &["--no-page-index"]
+        };
+        etl_source("agent-events", &lake, &[&fixture], extra);
+        let files: Vec<String> = snapshot_tree(&lake)
+            .into_keys()
+            .filter(|k| k.ends_with(".parquet"))
+            .collect();
+        assert_eq!(files.len(), 2, "{files:?}");
+        for rel in files {
+            assert!(
+                rel.contains("/dt=") && rel.ends_with("/part-0.parquet"),
+                "{rel}"
+            );
+            let file = std::fs::File::open(lake.join(&rel)).unwrap();
+            let options = ReadOptionsBuilder::new().with_page_index().build();
+            let reader = SerializedFileReader::new_with_options(file, options).unwrap();
+            let meta = reader.metadata();
+            let schema = meta.file_metadata().schema_descr();
+            let mut timestamps = 0;
+            for column in schema.columns() {
+                let name = column.path().parts()[0].clone();
+                assert!(
+                    name.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                        && name != "dt",
+                    "{rel}: column {name}"
+                );
+                if let Some(LogicalType::Timestamp(t)) = column.logical_type_ref() {
+                    timestamps += 1;
+                    assert!(t.is_adjusted_to_u_t_c, "{rel}: {name} not UTC-adjusted");
+                    assert!(
+                        matches!(t.unit, TimeUnit::MICROS),
+                        "{rel}: {name} in {:?}",
+                        t.unit
+                    );
+                }
+            }
+            assert!(timestamps >= 4, "{rel}: {timestamps} timestamp columns");
+            assert_eq!(
+                meta.column_index().is_some(),
+                page_index,
+                "{rel}: column index"
+            );
+            assert_eq!(
+                meta.offset_index().is_some(),
+                page_index,
+                "{rel}: offset index"
+            );
+        }
+    }
+}

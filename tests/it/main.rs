@@ -9,5 +9,6 @@ mod data_lake;
 mod etl;
 mod nightly;
 mod reports;
+mod s3;
 mod support;
 mod views;

@@ -29,14 +29,19 @@ pub fn run(args: &[&str]) -> Run {
 
 /// Runs the binary in folder `dir` (for commands that read `connect-lake.toml` from there).
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    spawn(args, None, Some(dir))
+    spawn(args, None, Some(dir), &[])
 }
 
 pub fn run_with_stdin(args: &[&str], stdin: Option<&str>) -> Run {
-    spawn(args, stdin, None)
+    spawn(args, stdin, None, &[])
 }
 
-fn spawn(args: &[&str], stdin: Option<&str>, dir: Option<&Path>) -> Run {
+/// Runs the binary with extra environment variables (S3 credentials, `RUST_LOG`).
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    spawn(args, None, None, env)
+}
+
+fn spawn(args: &[&str], stdin: Option<&str>, dir: Option<&Path>, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_connect-lake"));
     if let Some(dir) = dir {
         cmd.current_dir(dir);
@@ -45,6 +50,18 @@ fn spawn(args: &[&str], stdin: Option<&str>, dir: Option<&Path>) -> Run {
         .env("CI", "1")
         .env_remove("RUST_LOG")
         .env_remove("AWS_ENDPOINT_URL");
+    // Hermetic: no credentials or profile from the developer's shell.
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied());
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
