@@ -405,6 +405,98 @@ fn s3_lake_matches_the_local_lake_and_a_rerun_writes_nothing() {
                 .collect()
         };
     assert_eq!(data(&before), data(&after));
+
+    // A prefix that holds other data is not a lake: refused, nothing written there.
+    let input_before = weed.listing("input");
+    let r = weed.run(&[
+        "etl",
+        "--source",
+        "agent-events",
+        "--lake",
+        &format!("s3://{BUCKET}/input"),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a connect-lake lake"), "{}", r.stderr);
+    assert_eq!(weed.listing("input"), input_before);
+}
+
+/// The nightly job with lake, inputs and deliveries all on S3: the ledger keeps each object's
+/// ETag, a second run ingests nothing, a new object is picked up, reports land under Reports/.
+#[test]
+fn nightly_runs_entirely_on_s3() {
+    let weed = Weed::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = crate::support::fixture("report-scenarios.ndjson");
+    let store = weed.store(SECRET_KEY);
+    let put = |name: &str, path: &Path| {
+        runtime()
+            .block_on(store.put(
+                &ObjectPath::from(format!("firehose/{name}")),
+                PutPayload::from(std::fs::read(path).unwrap()),
+            ))
+            .unwrap();
+    };
+    put("a.ndjson", &fixture);
+    let config = tmp.path().join("connect-lake.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "lake = \"s3://{BUCKET}/lake\"\nreports_root = \"s3://{BUCKET}/delivered\"\n\
+             catch_up_days = 1\n\n[ingest]\nsource = \"agent-events\"\n\
+             inputs = [\"s3://{BUCKET}/firehose\"]\n\n[reports.logins]\n\
+             kind = \"login-logout\"\nrange = \"yesterday\"\nschedule = \"daily\"\nprefix = \"ops\"\n"
+        ),
+    )
+    .unwrap();
+    let nightly = || {
+        weed.run(&[
+            "nightly",
+            "--config",
+            config.to_str().unwrap(),
+            "--now",
+            "2026-11-26T06:00:00Z",
+        ])
+    };
+    let first = nightly();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stdout.contains("1 new objects (0 already"),
+        "{}",
+        first.stdout
+    );
+    let delivered: Vec<String> = weed.listing("delivered").into_keys().collect();
+    assert_eq!(
+        delivered,
+        [
+            "Reports/ops/logins-2026-11-25.csv",
+            "Reports/ops/logins-2026-11-26.csv"
+        ]
+    );
+    let lake_before = weed.listing("lake");
+    let second = nightly();
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second
+            .stdout
+            .contains("nothing new (1 objects already in the ledger)"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(weed.listing("lake"), lake_before, "nothing ingested twice");
+
+    put(
+        "b.ndjson",
+        &crate::support::fixture("crosses-utc-midnight.ndjson"),
+    );
+    let third = nightly();
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert!(
+        third.stdout.contains("1 new objects (1 already"),
+        "{}",
+        third.stdout
+    );
+    assert_ne!(weed.listing("lake"), lake_before);
 }
 
 #[test]
