@@ -8,6 +8,7 @@ use clap::Parser;
 use connect_lake::{Error, cli};
 
 fn main() -> ExitCode {
+    tune_malloc();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -74,3 +75,24 @@ fn is_broken_pipe(e: &Error) -> bool {
     }
     e.to_string().contains("Broken pipe")
 }
+
+/// glibc's malloc hands large freed blocks back to the kernel (blocks over the mmap threshold,
+/// heap tops over the trim threshold), and the ETL frees and reallocates batch-sized buffers all
+/// the time, so the same memory was faulted in again and again: page faults were about a
+/// fifth of the ETL's CPU time. Serving blocks up to 32 MiB (glibc's maximum) from the heap and
+/// keeping up to 1 GiB of freed heap cut the ETL's CPU time by about a sixth in `make bench`,
+/// for about 5% more peak RSS. (mimalloc, measured the same way, was slower than glibc.)
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn tune_malloc() {
+    // SAFETY: mallopt only sets allocator parameters; this runs first in main, before any
+    // other thread exists. A refused value leaves glibc's default, which is still correct.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_malloc() {}
