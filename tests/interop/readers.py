@@ -19,6 +19,7 @@ import decimal
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -104,11 +105,12 @@ class Checks:
         self.equal(what, bool(cond), True)
 
 
-def spark_session():
+def spark_session(work):
     from pyspark.sql import SparkSession
 
     return (
         SparkSession.builder.master("local[2]")
+        .config("spark.sql.warehouse.dir", os.path.join(work, "spark-warehouse"))
         .appName("connect-lake-interop")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
@@ -131,6 +133,7 @@ def main():
     parser.add_argument("--work", help="work folder (default: a temporary one)")
     args = parser.parse_args()
     bin_path = os.path.abspath(args.bin)
+    temporary = args.work is None
     work = args.work or tempfile.mkdtemp(prefix="connect-lake-interop-")
     os.makedirs(work, exist_ok=True)
     lake = os.path.join(work, "lake")
@@ -209,7 +212,7 @@ def main():
         checks.equal(f"duckdb {name}: every row and column", keyed(got, names), want_rows)
 
     # Spark, from the DDL connect-lake prints.
-    spark = spark_session()
+    spark = spark_session(work)
     ddl = run(bin_path, "ddl", "--engine", "spark", "--location", lake, "--database", "connect")
     for statement in statements(ddl):
         spark.sql(statement)
@@ -242,6 +245,8 @@ def main():
     spark.stop()
 
     print(f"{checks.passed} checks passed, {len(checks.failures)} failed")
+    if temporary:
+        shutil.rmtree(work, ignore_errors=True)
     return 1 if checks.failures else 0
 
 
