@@ -12,7 +12,7 @@ use crate::decode::lake_rows::{EpochUnit, InputFormat};
 use crate::error::{Error, Result};
 use crate::etl::{self, EtlOptions, SourceKind};
 use crate::output::{self, Format};
-use crate::store::{Location, S3Options};
+use crate::store::{self, Location, S3Options};
 use crate::{catalog, generate, nightly, report};
 
 #[derive(Debug, Parser)]
@@ -40,10 +40,10 @@ pub struct S3Args {
     #[arg(long, global = true)]
     pub s3_allow_http: bool,
     /// Seconds one S3 request may take before it is retried.
-    #[arg(long, global = true, default_value_t = 30.0, value_name = "SECS")]
+    #[arg(long, global = true, default_value_t = store::DEFAULT_TIMEOUT_SECS, value_name = "SECS")]
     pub s3_timeout: f64,
     /// Retries of a failed S3 request (5xx, timeout), with exponential backoff.
-    #[arg(long, global = true, default_value_t = 5, value_name = "N")]
+    #[arg(long, global = true, default_value_t = store::DEFAULT_RETRIES, value_name = "N")]
     pub s3_retries: usize,
 }
 

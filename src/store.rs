@@ -30,13 +30,18 @@ pub struct S3Options {
     pub retries: usize,
 }
 
+/// Default of `--s3-timeout`, in seconds.
+pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
+/// Default of `--s3-retries`.
+pub const DEFAULT_RETRIES: usize = 5;
+
 impl Default for S3Options {
     fn default() -> Self {
         S3Options {
             endpoint: None,
             allow_http: false,
-            timeout: Duration::from_secs(30),
-            retries: 5,
+            timeout: Duration::from_secs_f64(DEFAULT_TIMEOUT_SECS),
+            retries: DEFAULT_RETRIES,
         }
     }
 }

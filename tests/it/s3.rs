@@ -18,7 +18,7 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::support::{Run, run_env, snapshot_tree};
+use crate::support::{Run, etl_source, run_env, snapshot_tree};
 
 const BUCKET: &str = "connect";
 const ACCESS_KEY: &str = "connect-lake-test";
@@ -258,9 +258,17 @@ fn generate(dir: &Path) -> PathBuf {
     input
 }
 
-fn summary_counts(path: &Path) -> serde_json::Value {
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+/// `etl --source agent-events --lake LAKE INPUT`.
+fn etl_args<'a>(lake: &'a str, input: &'a str) -> Vec<&'a str> {
+    vec!["etl", "--source", "agent-events", "--lake", lake, input]
+}
+
+fn read_summary(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The accounting fields of a summary (timings left out).
+fn counts(json: &serde_json::Value) -> serde_json::Value {
     let keys = [
         "files",
         "bytes",
@@ -283,39 +291,19 @@ fn s3_lake_matches_the_local_lake_and_a_rerun_writes_nothing() {
     weed.upload(&input, "input");
 
     let local = tmp.path().join("lake");
-    let local_summary = tmp.path().join("local.json");
+    let local_counts = counts(&etl_source("agent-events", &local, &[&input], &[]));
     let s3_summary = tmp.path().join("s3.json");
     let s3_lake = format!("s3://{BUCKET}/lake");
-    let r = run_env(
-        &[
-            "etl",
-            "--source",
-            "agent-events",
-            "--lake",
-            local.to_str().unwrap(),
-            "--summary-json",
-            local_summary.to_str().unwrap(),
-            input.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s3_input = format!("s3://{BUCKET}/input");
     let etl_s3 = |summary: &Path| {
-        weed.run(&[
-            "etl",
-            "--source",
-            "agent-events",
-            "--lake",
-            &s3_lake,
-            "--summary-json",
-            summary.to_str().unwrap(),
-            &format!("s3://{BUCKET}/input"),
-        ])
+        let mut args = etl_args(&s3_lake, &s3_input);
+        args.extend(["--summary-json", summary.to_str().unwrap()]);
+        weed.run(&args)
     };
     let r = etl_s3(&s3_summary);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let counts = summary_counts(&s3_summary);
-    assert_eq!(counts, summary_counts(&local_summary));
+    let counts = counts(&read_summary(&s3_summary));
+    assert_eq!(counts, local_counts);
     assert!(counts["rejected"].as_u64().unwrap() > 0, "{counts}");
     assert!(counts["duplicates"].as_u64().unwrap() > 0, "{counts}");
 
@@ -395,7 +383,7 @@ fn s3_lake_matches_the_local_lake_and_a_rerun_writes_nothing() {
     let rerun = tmp.path().join("rerun.json");
     let r = etl_s3(&rerun);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(summary_counts(&rerun)["written"], 0);
+    assert_eq!(read_summary(&rerun)["written"], 0);
     let after = weed.listing("lake");
     let data =
         |l: &BTreeMap<String, (u64, Option<String>)>| -> Vec<(String, (u64, Option<String>))> {
@@ -408,14 +396,7 @@ fn s3_lake_matches_the_local_lake_and_a_rerun_writes_nothing() {
 
     // A prefix that holds other data is not a lake: refused, nothing written there.
     let input_before = weed.listing("input");
-    let r = weed.run(&[
-        "etl",
-        "--source",
-        "agent-events",
-        "--lake",
-        &format!("s3://{BUCKET}/input"),
-        input.to_str().unwrap(),
-    ]);
+    let r = weed.run(&etl_args(&s3_input, input.to_str().unwrap()));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("not a connect-lake lake"), "{}", r.stderr);
     assert_eq!(weed.listing("input"), input_before);
@@ -506,14 +487,7 @@ fn wrong_credentials_fail_naming_the_bucket_and_never_print_the_secret() {
     let input = generate(tmp.path());
     let wrong = "wr0ng-s3cr3t-do-not-print";
     for args in [
-        vec![
-            "etl",
-            "--source",
-            "agent-events",
-            "--lake",
-            "s3://connect/lake",
-            input.to_str().unwrap(),
-        ],
+        etl_args("s3://connect/lake", input.to_str().unwrap()),
         vec![
             "query",
             "--lake",
@@ -622,17 +596,7 @@ fn credentials_can_come_from_an_aws_profile() {
         )
     };
     let lake = format!("s3://{BUCKET}/profiled");
-    let r = with_profile(
-        "lake-test",
-        &[
-            "etl",
-            "--source",
-            "agent-events",
-            "--lake",
-            &lake,
-            fixture.to_str().unwrap(),
-        ],
-    );
+    let r = with_profile("lake-test", &etl_args(&lake, fixture.to_str().unwrap()));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         weed.listing("profiled")
@@ -760,14 +724,7 @@ fn a_failing_or_stalled_server_is_retried_then_the_run_fails_leaving_the_lake_as
     let lake = format!("s3://{BUCKET}/lake");
     // The first day is in the lake before the faults start.
     let first_day = input.join("2026/11/22");
-    let r = weed.run(&[
-        "etl",
-        "--source",
-        "agent-events",
-        "--lake",
-        &lake,
-        first_day.to_str().unwrap(),
-    ]);
+    let r = weed.run(&etl_args(&lake, first_day.to_str().unwrap()));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let before = weed.listing("lake");
     assert!(
@@ -777,23 +734,15 @@ fn a_failing_or_stalled_server_is_retried_then_the_run_fails_leaving_the_lake_as
     );
 
     let proxy = Proxy::start(&weed.endpoint);
-    let etl = |extra: &[&str]| {
+    let etl = || {
         let mut args = vec!["--s3-retries", "2", "--s3-timeout", "2"];
-        args.extend(extra);
-        args.extend([
-            "etl",
-            "--source",
-            "agent-events",
-            "--lake",
-            &lake,
-            input.to_str().unwrap(),
-        ]);
+        args.extend(etl_args(&lake, input.to_str().unwrap()));
         weed.run_with(&proxy.endpoint, SECRET_KEY, &args)
     };
     for fault in [Fault::FailWrites, Fault::StallAll] {
         proxy.set(fault);
         let started = Instant::now();
-        let r = etl(&[]);
+        let r = etl();
         assert_eq!(r.code, 1, "{}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
         assert!(r.stderr.contains(&lake), "{}", r.stderr);
@@ -807,7 +756,7 @@ fn a_failing_or_stalled_server_is_retried_then_the_run_fails_leaving_the_lake_as
     }
     // Through the same proxy with no faults, the run completes.
     proxy.set(Fault::None);
-    let r = etl(&[]);
+    let r = etl();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let after = weed.listing("lake");
     assert!(
