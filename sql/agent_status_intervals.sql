@@ -1,7 +1,9 @@
 -- Every status an agent was in, as intervals (spec/reports.md §1). An event's status is its
--- highest-ranked contact's label, else its agent status name; HEART_BEATs change nothing; a
--- LOGOUT ends the open interval; equal consecutive (status, contact) make one interval; the
--- last interval stays open (end_timestamp null).
+-- highest-ranked contact's label, else its agent status name (resolved for events without a
+-- snapshot, §0); HEART_BEATs change nothing; of an agent's events at one instant only the last
+-- sets a status (no zero-length intervals), though a LOGOUT among them still ends the open
+-- interval; a LOGOUT ends the open interval; equal consecutive (status, contact) make one
+-- interval; the last interval stays open (end_timestamp null).
 CREATE OR REPLACE VIEW agent_status_intervals AS
 WITH picked AS (
   SELECT event_id, contact_id, channel, status
@@ -19,17 +21,24 @@ statuses AS (
   SELECT e.instance_id, e.agent_arn, e.agent_id, e.username, e.event_id, e.event_type, e.event_timestamp,
          CASE WHEN e.event_type = 'LOGOUT' THEN NULL ELSE coalesce(p.status, e.agent_status_name) END AS status,
          CASE WHEN e.event_type = 'LOGOUT' THEN NULL ELSE p.contact_id END AS contact_id,
-         CASE WHEN e.event_type = 'LOGOUT' THEN NULL ELSE p.channel END AS channel
-  FROM agent_events e
+         CASE WHEN e.event_type = 'LOGOUT' THEN NULL ELSE p.channel END AS channel,
+         lead(e.event_timestamp) OVER (PARTITION BY e.agent_arn ORDER BY e.event_timestamp, e.event_id)
+           AS next_event_timestamp
+  FROM agent_events_resolved e
   LEFT JOIN picked p ON p.event_id = e.event_id
   WHERE e.event_type IN ('LOGIN', 'LOGOUT', 'STATE_CHANGE')
+),
+-- Events at one instant: the last one sets the status; a LOGOUT always counts.
+settled AS (
+  SELECT * FROM statuses
+  WHERE event_type = 'LOGOUT' OR next_event_timestamp IS NULL OR next_event_timestamp > event_timestamp
 ),
 marked AS (
   SELECT *,
          lag(event_type) OVER (PARTITION BY agent_arn ORDER BY event_timestamp, event_id) AS prev_type,
          lag(status) OVER (PARTITION BY agent_arn ORDER BY event_timestamp, event_id) AS prev_status,
          lag(contact_id) OVER (PARTITION BY agent_arn ORDER BY event_timestamp, event_id) AS prev_contact
-  FROM statuses
+  FROM settled
 ),
 boundaries AS (
   SELECT *,

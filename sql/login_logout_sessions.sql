@@ -1,12 +1,13 @@
 -- One row per login session (spec/reports.md §2). Over an agent's LOGIN and LOGOUT events in
 -- order: a LOGIN with no open session opens one, a LOGIN inside a session changes nothing, a
 -- LOGOUT closes the open session, a LOGOUT with no open session is a session whose login is
--- older than the data. Name, routing profile and hierarchy come from the opening event.
+-- older than the data. Name, routing profile and hierarchy come from the opening event, as
+-- resolved when its record had no snapshot (spec/reports.md section 0).
 CREATE OR REPLACE VIEW login_logout_sessions AS
 WITH logins AS (
   SELECT *,
          lag(event_type) OVER (PARTITION BY agent_arn ORDER BY event_timestamp, event_id) AS prev_type
-  FROM agent_events
+  FROM agent_events_resolved
   WHERE event_type IN ('LOGIN', 'LOGOUT')
 ),
 -- The events that open or close a session: LOGINs with no session open, and every LOGOUT.

@@ -24,6 +24,10 @@ pub const VIEWS: &[(&str, &str)] = &[
         include_str!("../sql/agent_contact_status.sql"),
     ),
     (
+        "agent_events_resolved",
+        include_str!("../sql/agent_events_resolved.sql"),
+    ),
+    (
         "agent_status_intervals",
         include_str!("../sql/agent_status_intervals.sql"),
     ),

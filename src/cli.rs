@@ -309,6 +309,10 @@ pub struct GenerateArgs {
     /// Share of records truncated or replaced by garbage (0..1).
     #[arg(long, value_parser = parse_rate, default_value = "0")]
     pub bad_rate: f64,
+    /// Which LOGIN and LOGOUT records carry a current snapshot: none (as Connect sends them),
+    /// some (both shapes mixed) or all (as the documentation's samples show them).
+    #[arg(long, value_enum, default_value_t = generate::LoginSnapshots::None)]
+    pub login_snapshots: generate::LoginSnapshots,
     /// Also write contact_flow_events and test case result exports of the same contacts,
     /// one file per table and UTC day, under this folder.
     #[arg(long, value_name = "DIR")]
@@ -444,6 +448,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 dup_rate: args.dup_rate,
                 late_rate: args.late_rate,
                 bad_rate: args.bad_rate,
+                login_snapshots: args.login_snapshots,
                 data_lake_out: args.data_lake_out,
                 data_lake_format: args.data_lake_format,
                 test_runs_per_day: args.test_runs_per_day,
@@ -494,6 +499,15 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
             "connect-lake: rejected: … and {} more (all in {}/)",
             summary.rejected as usize - summary.reject_messages.len(),
             crate::lake::REJECTED_DIR
+        );
+    }
+    for message in &summary.warning_messages {
+        eprintln!("connect-lake: warning: {message} (stored as null, event kept)");
+    }
+    if summary.warnings as usize > summary.warning_messages.len() {
+        eprintln!(
+            "connect-lake: warning: … and {} more fields of the wrong type",
+            summary.warnings as usize - summary.warning_messages.len()
         );
     }
     if let Some(path) = &args.summary_json {

@@ -51,6 +51,7 @@ pub fn script(engine: Engine, location: &str, database: Option<&str>) -> Result<
 /// `unnest`, which Spark spells differently, so they stay DataFusion's.)
 pub const SPARK_VIEWS: &[&str] = &[
     "agent_contact_status",
+    "agent_events_resolved",
     "agent_status_intervals",
     "login_logout_sessions",
 ];

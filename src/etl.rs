@@ -72,6 +72,8 @@ pub struct Summary {
     pub written: u64,
     pub duplicates: u64,
     pub rejected: u64,
+    /// Optional fields of a type the model does not allow, stored as null: the event is kept.
+    pub warnings: u64,
     /// Rows written to child tables (e.g. agent_event_contacts), which records are not counted in.
     pub child_rows_written: u64,
     pub partitions_touched: Vec<String>,
@@ -81,6 +83,10 @@ pub struct Summary {
     /// One line per reject (`URL at byte N: reason`), the first [`MAX_REJECT_MESSAGES`] only.
     #[serde(skip)]
     pub reject_messages: Vec<String>,
+    /// One line per warning (`URL at byte N: JSON path: expected …, got …`), the first
+    /// [`MAX_REJECT_MESSAGES`] only.
+    #[serde(skip)]
+    pub warning_messages: Vec<String>,
 }
 
 /// Reject lines a run reports on stderr; the rest are counted and kept in `_rejected/`.
@@ -90,13 +96,14 @@ impl Summary {
     /// One line for the end of a run.
     pub fn line(&self) -> String {
         format!(
-            "{} files, {} bytes, {} records read: {} written, {} duplicates, {} rejected; {} partitions touched",
+            "{} files, {} bytes, {} records read: {} written, {} duplicates, {} rejected; {} warnings; {} partitions touched",
             self.files,
             self.bytes,
             self.records_read,
             self.written,
             self.duplicates,
             self.rejected,
+            self.warnings,
             self.partitions_touched.len()
         )
     }
@@ -250,6 +257,7 @@ fn decode_object(
     };
     let records = match decoder {
         Decoder::Agent(decoder) => {
+            decoder.start_object(&text);
             let records = split_flushing(
                 &text,
                 decoder.as_mut(),
@@ -259,6 +267,15 @@ fn decode_object(
                 &mut rejects,
             )?;
             flush(decoder, staging, defs)?;
+            let warnings = decoder.take_warnings();
+            summary.warnings += warnings.count;
+            for (offset, message) in warnings.first {
+                if summary.warning_messages.len() < MAX_REJECT_MESSAGES {
+                    summary
+                        .warning_messages
+                        .push(format!("{} at byte {offset}: {message}", object.url()));
+                }
+            }
             records
         }
         Decoder::Rows { rows, format } => {

@@ -23,8 +23,12 @@ use crate::store::Location;
 const AUDIT_SQL: &str = include_str!("../sql/reports/audit.sql");
 const LOGIN_LOGOUT_SQL: &str = include_str!("../sql/reports/login_logout.sql");
 /// The views each report's SQL reads, with the views those read.
-const AUDIT_VIEWS: &[&str] = &["agent_contact_status", "agent_status_intervals"];
-const LOGIN_LOGOUT_VIEWS: &[&str] = &["login_logout_sessions"];
+const AUDIT_VIEWS: &[&str] = &[
+    "agent_contact_status",
+    "agent_events_resolved",
+    "agent_status_intervals",
+];
+const LOGIN_LOGOUT_VIEWS: &[&str] = &["agent_events_resolved", "login_logout_sessions"];
 
 /// `report audit`: one agent, one local day.
 #[derive(Debug, Clone)]
@@ -88,22 +92,28 @@ fn list_param(values: &[String]) -> ScalarValue {
 pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBatchStream> {
     let day = local_day(request.date, request.tz);
     let ctx = catalog::open_raw(lake).await?;
-    let last_dt = dt_of(day.to - Duration::microseconds(1));
+    // The scope ends a day after the local day: a LOGIN without a snapshot late in the day
+    // takes its status (and the agent its name) from the agent's next event with a snapshot,
+    // which can be past the UTC midnight.
+    let scope_to = dt_of(day.to + Duration::days(1));
     // The status in force at midnight began at the agent's last status change before it. One
-    // query looks for it in the two days before (and finds the agent's ARNs); only when it is
-    // older does the search go back one partition at a time.
+    // query finds the agent's ARNs by name and looks for that change in the two days before;
+    // only when it is older does the search go back one partition at a time. Events are
+    // matched by ARN, not name: a LOGIN without a snapshot has none.
     let near = dt_of(day.from - Duration::days(2));
     let lookup = ctx
         .sql(
             "SELECT agent_arn, max(CASE WHEN event_type <> 'HEART_BEAT' AND event_timestamp < $2 THEN dt END) \
-             FROM agent_events__lake WHERE dt BETWEEN $3 AND $4 AND username = $1 GROUP BY agent_arn",
+             FROM agent_events__lake WHERE dt BETWEEN $3 AND $4 AND agent_arn IN \
+             (SELECT agent_arn FROM agent_events__lake WHERE dt BETWEEN $3 AND $4 AND username = $1) \
+             GROUP BY agent_arn",
         )
         .await?
         .with_param_values(ParamValues::List(vec![
             ScalarValue::Utf8(Some(request.agent.clone())).into(),
             ts_param(day.from).into(),
             ScalarValue::Utf8(Some(near.clone())).into(),
-            ScalarValue::Utf8(Some(last_dt.clone())).into(),
+            ScalarValue::Utf8(Some(scope_to.clone())).into(),
         ]))?
         .collect()
         .await?;
@@ -123,6 +133,18 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
             }
         }
     }
+    // ARNs are quoted into the SQL text of the search (they come from the lake, and a quote is
+    // doubled), so the query is planned once per partition with no list parameter.
+    let known_arns = agent_arns
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let agent_match = if known_arns.is_empty() {
+        "username = $1".to_string()
+    } else {
+        format!("(username = $1 OR agent_arn IN ({known_arns}))")
+    };
     let dt_from = match found {
         Some(dt) => dt,
         None => {
@@ -135,8 +157,10 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
             {
                 let older = string_set(
                     &ctx,
-                    "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $2 AND username = $1 \
-                     AND event_type <> 'HEART_BEAT'",
+                    &format!(
+                        "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $2 AND {agent_match} \
+                         AND event_type <> 'HEART_BEAT'"
+                    ),
                     vec![ScalarValue::Utf8(Some(request.agent.clone())), ScalarValue::Utf8(Some(dt.clone()))],
                 )
                 .await?;
@@ -156,7 +180,7 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
     }
     let scope = catalog::Scope {
         dt_from,
-        dt_to: Some(last_dt),
+        dt_to: Some(scope_to),
         agent_arns: Some(agent_arns),
     };
     catalog::scope(&ctx, &scope, AUDIT_VIEWS).await?;

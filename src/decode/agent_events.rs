@@ -13,13 +13,16 @@ use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use serde::Deserialize;
 
+use super::lax::{Expect, Lax, Path, Walk, required};
 use super::{Attempt, Record, Text, attempt_json};
 use crate::error::{Error, Result};
 use crate::schema;
+use crate::walk_fields;
 
-type Str<'a> = Option<Text<'a>>;
+type Str<'a> = Lax<Text<'a>>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct RawEvent<'a> {
     #[serde(borrow, rename = "EventId", alias = "EventID")]
     event_id: Str<'a>,
@@ -36,31 +39,34 @@ struct RawEvent<'a> {
     #[serde(borrow, rename = "AgentARN", alias = "AgentArn")]
     agent_arn: Str<'a>,
     #[serde(borrow, rename = "CurrentAgentSnapshot")]
-    current: Option<Snapshot<'a>>,
+    current: Lax<Snapshot<'a>>,
     #[serde(borrow, rename = "PreviousAgentSnapshot")]
-    previous: Option<PreviousSnapshot<'a>>,
+    previous: Lax<PreviousSnapshot<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct Snapshot<'a> {
     #[serde(borrow, rename = "AgentStatus")]
-    agent_status: Option<Status<'a>>,
+    agent_status: Lax<Status<'a>>,
     #[serde(borrow, rename = "NextAgentStatus")]
-    next_agent_status: Option<Status<'a>>,
+    next_agent_status: Lax<Status<'a>>,
     #[serde(borrow, rename = "Configuration")]
-    configuration: Option<Configuration<'a>>,
+    configuration: Lax<Configuration<'a>>,
     #[serde(borrow, rename = "Contacts")]
-    contacts: Option<Vec<Contact<'a>>>,
+    contacts: Lax<Vec<Contact<'a>>>,
 }
 
 /// Only the status of the previous snapshot is kept; the rest is skipped unallocated.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct PreviousSnapshot<'a> {
     #[serde(borrow, rename = "AgentStatus")]
-    agent_status: Option<Status<'a>>,
+    agent_status: Lax<Status<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct Status<'a> {
     #[serde(borrow, rename = "ARN", alias = "Arn")]
     arn: Str<'a>,
@@ -74,7 +80,8 @@ struct Status<'a> {
     enqueued_timestamp: Str<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct Configuration<'a> {
     #[serde(borrow, rename = "Username", alias = "UserName")]
     username: Str<'a>,
@@ -83,24 +90,26 @@ struct Configuration<'a> {
     #[serde(borrow, rename = "LastName")]
     last_name: Str<'a>,
     #[serde(borrow, rename = "RoutingProfile")]
-    routing_profile: Option<RoutingProfile<'a>>,
+    routing_profile: Lax<RoutingProfile<'a>>,
     #[serde(borrow, rename = "AgentHierarchyGroups", alias = "HierarchyGroups")]
-    hierarchy_groups: Option<HierarchyGroups<'a>>,
+    hierarchy_groups: Lax<HierarchyGroups<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct RoutingProfile<'a> {
     #[serde(borrow, rename = "ARN", alias = "Arn")]
     arn: Str<'a>,
     #[serde(borrow, rename = "Name")]
     name: Str<'a>,
     #[serde(borrow, rename = "DefaultOutboundQueue")]
-    default_outbound_queue: Option<Named<'a>>,
+    default_outbound_queue: Lax<Named<'a>>,
     #[serde(borrow, rename = "InboundQueues")]
-    inbound_queues: Option<Vec<Named<'a>>>,
+    inbound_queues: Lax<Vec<Lax<Named<'a>>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct Named<'a> {
     #[serde(borrow, rename = "ARN", alias = "Arn")]
     arn: Str<'a>,
@@ -108,21 +117,23 @@ struct Named<'a> {
     name: Str<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct HierarchyGroups<'a> {
     #[serde(borrow, rename = "Level1")]
-    level1: Option<Named<'a>>,
+    level1: Lax<Named<'a>>,
     #[serde(borrow, rename = "Level2")]
-    level2: Option<Named<'a>>,
+    level2: Lax<Named<'a>>,
     #[serde(borrow, rename = "Level3")]
-    level3: Option<Named<'a>>,
+    level3: Lax<Named<'a>>,
     #[serde(borrow, rename = "Level4")]
-    level4: Option<Named<'a>>,
+    level4: Lax<Named<'a>>,
     #[serde(borrow, rename = "Level5")]
-    level5: Option<Named<'a>>,
+    level5: Lax<Named<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct Contact<'a> {
     #[serde(borrow, rename = "ContactId")]
     contact_id: Str<'a>,
@@ -146,7 +157,90 @@ struct Contact<'a> {
     )]
     queue_timestamp: Str<'a>,
     #[serde(borrow, rename = "Queue")]
-    queue: Option<Named<'a>>,
+    queue: Lax<Named<'a>>,
+}
+
+macro_rules! objects {
+    ($($t:ident),*) => { $(impl Expect for $t<'_> { const EXPECTS: &'static str = "an object"; })* };
+}
+objects!(
+    Snapshot,
+    PreviousSnapshot,
+    Status,
+    Configuration,
+    RoutingProfile,
+    Named,
+    HierarchyGroups,
+    Contact
+);
+
+// The optional fields whose type is checked: every field but the required ones (`EventId`,
+// `EventType`, `EventTimestamp`, `AgentARN`, a contact's `ContactId`), which reject the record.
+impl Walk for RawEvent<'_> {
+    fn walk(&self, path: &Path<'_>, out: &mut Vec<String>) {
+        walk_fields!(self, path, out; "Version" => version, "AWSAccountId" => aws_account_id,
+            "InstanceARN" => instance_arn, "CurrentAgentSnapshot" => current,
+            "PreviousAgentSnapshot" => previous);
+    }
+}
+
+impl Walk for Snapshot<'_> {
+    fn walk(&self, path: &Path<'_>, out: &mut Vec<String>) {
+        walk_fields!(self, path, out; "AgentStatus" => agent_status,
+            "NextAgentStatus" => next_agent_status, "Configuration" => configuration,
+            "Contacts" => contacts);
+    }
+}
+
+impl Walk for PreviousSnapshot<'_> {
+    fn walk(&self, path: &Path<'_>, out: &mut Vec<String>) {
+        walk_fields!(self, path, out; "AgentStatus" => agent_status);
+    }
+}
+
+impl Walk for Status<'_> {
+    fn walk(&self, path: &Path<'_>, out: &mut Vec<String>) {
+        walk_fields!(self, path, out; "ARN" => arn, "Name" => name, "Type" => kind,
+            "StartTimestamp" => start_timestamp, "EnqueuedTimestamp" => enqueued_timestamp);
+    }
+}
+
+impl Walk for Configuration<'_> {
+    fn walk(&self, path: &Path<'_>, out: &mut Vec<String>) {
+        walk_fields!(self, path, out; "Username" => username, "FirstName" => first_name,
+            "LastName" => last_name, "RoutingProfile" => routing_profile,
+            "AgentHierarchyGroups" => hierarchy_groups);
+    }
+}
+
+impl Walk for RoutingProfile<'_> {
+    fn walk(&self, path: &Path<'_>, out: &mut Vec<String>) {
+        walk_fields!(self, path, out; "ARN" => arn, "Name" => name,
+            "DefaultOutboundQueue" => default_outbound_queue, "InboundQueues" => inbound_queues);
+    }
+}
+
+impl Walk for Named<'_> {
+    fn walk(&self, path: &Path<'_>, out: &mut Vec<String>) {
+        walk_fields!(self, path, out; "ARN" => arn, "Name" => name);
+    }
+}
+
+impl Walk for HierarchyGroups<'_> {
+    fn walk(&self, path: &Path<'_>, out: &mut Vec<String>) {
+        walk_fields!(self, path, out; "Level1" => level1, "Level2" => level2, "Level3" => level3,
+            "Level4" => level4, "Level5" => level5);
+    }
+}
+
+impl Walk for Contact<'_> {
+    fn walk(&self, path: &Path<'_>, out: &mut Vec<String>) {
+        walk_fields!(self, path, out; "InitialContactId" => initial_contact_id,
+            "Channel" => channel, "InitiationMethod" => initiation_method, "State" => state,
+            "StateStartTimestamp" => state_start_timestamp,
+            "ConnectedToAgentTimestamp" => connected_to_agent_timestamp,
+            "QueueTimestamp" => queue_timestamp, "Queue" => queue);
+    }
 }
 
 /// The parts of an agent ARN
@@ -262,8 +356,8 @@ fn upper(text: &str) -> Cow<'_, str> {
 }
 
 /// An optional timestamp field: absent or empty is null, anything else must parse.
-fn optional_ts(field: &str, value: &Str<'_>) -> std::result::Result<Option<i64>, String> {
-    match value.as_deref() {
+fn optional_ts(field: &str, value: Option<&Str<'_>>) -> std::result::Result<Option<i64>, String> {
+    match value.and_then(Lax::as_deref) {
         None | Some("") => Ok(None),
         Some(text) => parse_timestamp(text)
             .map(Some)
@@ -323,7 +417,21 @@ pub struct AgentEventDecoder {
     contact_count: Int32Builder,
     // agent_event_contacts
     c: ContactColumns,
+    /// Where the current object's text starts, so a record's offset follows from its address.
+    base: usize,
+    warnings: Warnings,
 }
+
+/// Optional fields of the wrong type met since the last [`AgentEventDecoder::take_warnings`]:
+/// how many, and the first [`MAX_WARNINGS`] with the byte offset of their record.
+#[derive(Debug, Default)]
+pub struct Warnings {
+    pub count: u64,
+    pub first: Vec<(u64, String)>,
+}
+
+/// Warnings kept with their text per object; the rest are counted.
+pub const MAX_WARNINGS: usize = 20;
 
 struct ContactColumns {
     rows: usize,
@@ -347,6 +455,8 @@ struct ContactColumns {
 /// A validated event, ready to append: everything that can fail has been checked.
 struct Checked<'e, 'a> {
     raw: &'e RawEvent<'a>,
+    /// Optional fields of a type the model does not allow, stored as null (`path: why`).
+    warnings: Vec<String>,
     event_id: &'e str,
     event_type: &'e str,
     event_ts: i64,
@@ -432,6 +542,8 @@ impl AgentEventDecoder {
                 queue_arn: sb(),
                 queue_name: sb(),
             },
+            base: 0,
+            warnings: Warnings::default(),
         })
     }
 
@@ -444,11 +556,29 @@ impl AgentEventDecoder {
         self.rows == 0
     }
 
+    /// Starts decoding the (decompressed) object `text`: records handed to
+    /// [`attempt`](Self::attempt) are slices of it, and their warnings carry their offset in it.
+    pub fn start_object(&mut self, text: &[u8]) {
+        self.base = text.as_ptr() as usize;
+    }
+
+    /// The warnings since the last call.
+    pub fn take_warnings(&mut self) -> Warnings {
+        std::mem::take(&mut self.warnings)
+    }
+
     /// Tries to decode one record at the start of `bytes` (see [`super::split_records`]).
     pub fn attempt(&mut self, record: Record<'_>) -> Attempt {
+        let offset = (record.bytes().as_ptr() as usize).wrapping_sub(self.base) as u64;
         attempt_json::<RawEvent>(record, |raw| {
             let checked = check(&raw)?;
             self.append(&checked);
+            for w in &checked.warnings {
+                self.warnings.count += 1;
+                if self.warnings.first.len() < MAX_WARNINGS {
+                    self.warnings.first.push((offset, w.clone()));
+                }
+            }
             Ok(())
         })
     }
@@ -492,13 +622,14 @@ impl AgentEventDecoder {
             Some(queues) => {
                 let items = self.inbound_queues.values();
                 for q in queues {
+                    let q = q.as_ref();
                     if let Some(b) = items.field_builder::<StringBuilder>(0) {
-                        b.append_option(q.arn.as_deref());
+                        b.append_option(q.and_then(|q| q.arn.as_deref()));
                     }
                     if let Some(b) = items.field_builder::<StringBuilder>(1) {
-                        b.append_option(q.name.as_deref());
+                        b.append_option(q.and_then(|q| q.name.as_deref()));
                     }
-                    items.append(true);
+                    items.append(q.is_some());
                 }
                 self.inbound_queues.append(true);
             }
@@ -670,63 +801,56 @@ pub fn assemble(schema: &SchemaRef, mut columns: Vec<(&str, ArrayRef)>) -> Resul
 
 /// Everything that makes a record invalid, checked before anything is appended.
 fn check<'e, 'a>(raw: &'e RawEvent<'a>) -> std::result::Result<Checked<'e, 'a>, String> {
-    let event_id = raw
-        .event_id
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .ok_or("missing EventId")?;
-    let event_type = raw
-        .event_type
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .ok_or("missing EventType")?;
-    let ts_text = raw
-        .event_timestamp
-        .as_deref()
-        .ok_or("missing EventTimestamp")?;
+    let event_id = required("EventId", &raw.event_id)?;
+    let event_type = required("EventType", &raw.event_type)?;
+    let ts_text = required("EventTimestamp", &raw.event_timestamp)?;
     let event_ts = parse_timestamp(ts_text)
         .ok_or_else(|| format!("EventTimestamp does not parse: {ts_text:?}"))?;
-    let arn = raw.agent_arn.as_deref().ok_or("missing AgentARN")?;
+    let arn = required("AgentARN", &raw.agent_arn)?;
     let agent =
         parse_agent_arn(arn).ok_or_else(|| format!("AgentARN is not an agent ARN: {arn:?}"))?;
     let snap = raw.current.as_ref();
     let status = snap.and_then(|s| s.agent_status.as_ref());
     let status_start = optional_ts(
         "AgentStatus.StartTimestamp",
-        &status.and_then(|s| s.start_timestamp.clone()),
+        status.map(|s| &s.start_timestamp),
     )?;
     let next = snap.and_then(|s| s.next_agent_status.as_ref());
     let next_enqueued = optional_ts(
         "NextAgentStatus.EnqueuedTimestamp",
-        &next.and_then(|s| s.enqueued_timestamp.clone()),
+        next.map(|s| &s.enqueued_timestamp),
     )?;
     let prev = raw.previous.as_ref().and_then(|p| p.agent_status.as_ref());
     let prev_start = optional_ts(
         "PreviousAgentSnapshot.AgentStatus.StartTimestamp",
-        &prev.and_then(|s| s.start_timestamp.clone()),
+        prev.map(|s| &s.start_timestamp),
     )?;
     let mut contacts = Vec::new();
-    for contact in snap.and_then(|s| s.contacts.as_deref()).unwrap_or_default() {
-        if contact.contact_id.as_deref().is_none_or(str::is_empty) {
-            return Err("a contact in CurrentAgentSnapshot.Contacts has no ContactId".into());
+    for contact in snap.and_then(|s| s.contacts.as_slice()).unwrap_or_default() {
+        if let Err(why) = required("ContactId", &contact.contact_id) {
+            return Err(format!("a contact in CurrentAgentSnapshot.Contacts: {why}")
+                .replace(": missing ContactId", " has no ContactId"));
         }
         contacts.push((
             contact,
             [
                 optional_ts(
                     "Contact.StateStartTimestamp",
-                    &contact.state_start_timestamp,
+                    Some(&contact.state_start_timestamp),
                 )?,
                 optional_ts(
                     "Contact.ConnectedToAgentTimestamp",
-                    &contact.connected_to_agent_timestamp,
+                    Some(&contact.connected_to_agent_timestamp),
                 )?,
-                optional_ts("Contact.QueueTimestamp", &contact.queue_timestamp)?,
+                optional_ts("Contact.QueueTimestamp", Some(&contact.queue_timestamp))?,
             ],
         ));
     }
+    let mut warnings = Vec::new();
+    raw.walk(&Path::Root, &mut warnings);
     Ok(Checked {
         raw,
+        warnings,
         event_id,
         event_type,
         event_ts,
@@ -832,13 +956,86 @@ mod tests {
     }
 
     #[test]
+    fn real_record_shapes_keep_their_event() {
+        // A LOGIN as Kinesis delivers it: both snapshots null, a masked account.
+        let login = format!(
+            r#"{{"AWSAccountId":"************","AgentARN":"{ARN}","CurrentAgentSnapshot":null,"EventId":"e1",
+            "EventTimestamp":"2026-03-08T07:24:48.181Z","EventType":"LOGIN","InstanceARN":null,
+            "PreviousAgentSnapshot":null,"Version":"2017-10-01"}}"#
+        );
+        let mut d = AgentEventDecoder::new().unwrap();
+        d.start_object(login.as_bytes());
+        assert!(matches!(
+            d.attempt(Record::Bytes(login.as_bytes())),
+            Attempt::Ok(_)
+        ));
+        assert_eq!(d.take_warnings().count, 0);
+        let (e, _) = d.finish().unwrap();
+        assert_eq!(e.num_rows(), 1);
+        assert!(e.column_by_name("username").unwrap().is_null(0));
+        let text = |b: &RecordBatch, n: &str| {
+            b.column_by_name(n)
+                .unwrap()
+                .as_string::<i32>()
+                .value(0)
+                .to_string()
+        };
+        assert_eq!(text(&e, "aws_account_id"), "************");
+        assert_eq!(text(&e, "version"), "2017-10-01");
+
+        // Optional fields of the wrong type are null, counted, and named by their path; the
+        // agent's own queue with a null name stays an item.
+        let odd = format!(
+            r#"{{"EventId":"e2","EventType":"STATE_CHANGE","EventTimestamp":"2026-03-08T07:24:50.000Z","AgentARN":"{ARN}",
+            "CurrentAgentSnapshot":{{"Configuration":{{"Username":1234,"AgentHierarchyGroups":"null",
+              "RoutingProfile":{{"Name":"Basic","InboundQueues":[{{"ARN":"q-agent","Name":null}},"x"]}}}},
+              "AgentStatus":{{"Name":"Available","Type":["ROUTABLE"]}}}}}}"#
+        );
+        let prefix = "   ";
+        let buf = format!("{prefix}{odd}");
+        d.start_object(buf.as_bytes());
+        assert!(matches!(
+            d.attempt(Record::Bytes(&buf.as_bytes()[prefix.len()..])),
+            Attempt::Ok(_)
+        ));
+        let w = d.take_warnings();
+        assert_eq!(w.count, 4);
+        let messages: Vec<String> = w.first.iter().map(|(o, m)| format!("{o} {m}")).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "3 CurrentAgentSnapshot.AgentStatus.Type: expected a string, got a list",
+                "3 CurrentAgentSnapshot.Configuration.Username: expected a string, got a number",
+                "3 CurrentAgentSnapshot.Configuration.RoutingProfile.InboundQueues[1]: expected an object, got a string",
+                "3 CurrentAgentSnapshot.Configuration.AgentHierarchyGroups: expected an object, got a string",
+            ]
+        );
+        let (e, _) = d.finish().unwrap();
+        assert_eq!(text(&e, "username"), "1234");
+        assert_eq!(text(&e, "agent_status_name"), "Available");
+        assert!(e.column_by_name("agent_status_type").unwrap().is_null(0));
+        assert!(
+            e.column_by_name("hierarchy_level1_name")
+                .unwrap()
+                .is_null(0)
+        );
+        let queues = e
+            .column_by_name("inbound_queues")
+            .unwrap()
+            .as_list::<i32>()
+            .value(0);
+        assert_eq!(queues.len(), 2);
+        assert!(queues.is_valid(0) && queues.is_null(1));
+    }
+
+    #[test]
     fn invalid_records_append_nothing_and_say_why() {
         let cases = [
             (r#"{"EventType":"LOGIN"}"#.to_string(), "missing EventId"),
             (format!(r#"{{"EventId":"e","EventType":"LOGIN","EventTimestamp":"soon","AgentARN":"{ARN}"}}"#), "does not parse"),
             (r#"{"EventId":"e","EventType":"LOGIN","EventTimestamp":"2026-11-24T10:00:00Z","AgentARN":"nope"}"#.to_string(), "not an agent ARN"),
             (format!(r#"{{"EventId":"e","EventType":"LOGIN","EventTimestamp":"2026-11-24T10:00:00Z","AgentARN":"{ARN}","CurrentAgentSnapshot":{{"Contacts":[{{"State":"ENDED"}}]}}}}"#), "no ContactId"),
-            (r#"{"EventId":7}"#.to_string(), "invalid type"),
+            (r#"{"EventId":7}"#.to_string(), "EventId: expected a string, got a number"),
         ];
         for (json, want) in cases {
             let (e, c, a) = decode(&json);

@@ -5,6 +5,7 @@
 
 pub mod agent_events;
 pub mod lake_rows;
+pub mod lax;
 
 use std::borrow::Cow;
 use std::io::Read;

@@ -26,6 +26,17 @@ pub enum Framing {
     Firehose,
 }
 
+/// Which LOGIN and LOGOUT records carry a snapshot. Connect's own carry none
+/// (`"CurrentAgentSnapshot": null`), so that is the default; `all` is the shape of the
+/// documentation's samples, `some` mixes both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LoginSnapshots {
+    #[default]
+    None,
+    Some,
+    All,
+}
+
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
     pub out: PathBuf,
@@ -45,6 +56,7 @@ pub struct GenerateOptions {
     pub test_runs_per_day: u32,
     /// Write the agent events (off: only the data-lake exports, for their benchmark).
     pub agent_events: bool,
+    pub login_snapshots: LoginSnapshots,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -251,6 +263,7 @@ fn ts(ms: i64) -> String {
 /// Builds the events of one agent's day (one shift) in time order.
 struct Shift<'w> {
     world: &'w World,
+    login_snapshots: LoginSnapshots,
     agent: &'w Agent,
     config: Value,
     rng: ChaCha8Rng,
@@ -316,6 +329,31 @@ impl<'w> Shift<'w> {
         previous.cloned().unwrap_or_else(|| self.snap.clone())
     }
 
+    /// Emits a LOGIN or LOGOUT at `self.now` as Connect sends them: both snapshots null (or,
+    /// as `--login-snapshots` says, with the current one).
+    fn emit_session_event(&mut self, event_type: &str) {
+        let len = self.events.len();
+        self.emit(event_type, None);
+        let keep = match self.login_snapshots {
+            LoginSnapshots::All => true,
+            LoginSnapshots::None => false,
+            // Decided by the event id, so the rest of the stream is the same in every mode.
+            LoginSnapshots::Some => self.events[len..]
+                .last()
+                .and_then(|(_, e)| e["EventId"].as_str())
+                .is_some_and(|id| id.as_bytes()[0] % 2 == 0),
+        };
+        if let Some(obj) = self
+            .events
+            .last_mut()
+            .and_then(|(_, e)| e.as_object_mut())
+            .filter(|_| !keep)
+        {
+            obj.insert("CurrentAgentSnapshot".into(), Value::Null);
+            obj.insert("PreviousAgentSnapshot".into(), Value::Null);
+        }
+    }
+
     fn push(&mut self, at: i64, event_type: &str, previous: Option<Snapshot>, current: &Snapshot) {
         let mut e = json!({
             "AWSAccountId": ACCOUNT,
@@ -325,7 +363,7 @@ impl<'w> Shift<'w> {
             "EventTimestamp": ts(at),
             "EventType": event_type,
             "InstanceARN": self.world.instance_arn(),
-            "Version": "2019-05-25"
+            "Version": "2017-10-01"
         });
         if let (Some(p), Some(obj)) = (previous, e.as_object_mut()) {
             // The previous configuration is left out (it never changes mid-shift here): it
@@ -471,7 +509,12 @@ impl<'w> Shift<'w> {
             status_start: self.now,
             contacts: Vec::new(),
         };
-        self.emit("LOGIN", None);
+        self.emit_session_event("LOGIN");
+        // Connect follows a LOGIN with a STATE_CHANGE that has no previous snapshot: the state
+        // the agent starts in. Strictly later, so the LOGIN is not an event of its instant.
+        self.now += self.rng.random_range(1..=900);
+        self.snap.status_start = self.now;
+        self.emit("STATE_CHANGE", None);
         self.advance(5, 40);
         self.set_status("Available");
         let shift_end = shift_start + 8 * 3600 * MS + self.rng.random_range(-1800 * MS..1800 * MS);
@@ -495,10 +538,8 @@ impl<'w> Shift<'w> {
             self.advance(5, 60);
             self.set_status("Offline");
             self.advance(2, 20);
-            let prev = self.snap.clone();
             self.snap.contacts.clear();
-            let _ = prev;
-            self.emit("LOGOUT", None);
+            self.emit_session_event("LOGOUT");
         } else {
             // Browser closed without logging out: Connect keeps the session open, and the
             // heartbeats stop with the client.
@@ -549,6 +590,7 @@ pub fn generate(options: &GenerateOptions) -> Result<GenerateStats> {
                 + rng.random_range(-600 * MS..600 * MS);
             let shift = Shift {
                 world: &world,
+                login_snapshots: options.login_snapshots,
                 agent,
                 config: world.configuration(agent),
                 rng,
@@ -707,6 +749,7 @@ mod tests {
             dup_rate: 0.05,
             late_rate: 0.0,
             bad_rate: 0.0,
+            login_snapshots: LoginSnapshots::default(),
             data_lake_out: None,
             data_lake_format: ExportFormat::Ndjson,
             test_runs_per_day: 0,

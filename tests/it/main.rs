@@ -8,6 +8,7 @@ mod cli;
 mod data_lake;
 mod etl;
 mod nightly;
+mod real_records;
 mod reports;
 mod s3;
 mod support;
