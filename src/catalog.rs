@@ -151,7 +151,12 @@ async fn session(lake: &Location, suffix: &str, small: bool) -> Result<SessionCo
     }
     let ctx = SessionContext::new_with_config(config);
     functions::register(&ctx);
-    ctx.register_object_store(&lake.store_url, lake.store.clone());
+    // Reads go through a store that pins each file to the version first seen, so a file a
+    // writer replaces mid-query fails the query instead of mixing two versions.
+    ctx.register_object_store(
+        &lake.store_url,
+        Arc::new(crate::lake::pinned::Pinned::new(lake.store.clone())),
+    );
     for table in schema::tables()? {
         let dir = lake.url_of(&lake.child(&table.name));
         let url = ListingTableUrl::parse(format!("{dir}/"))?;

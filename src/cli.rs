@@ -70,11 +70,54 @@ pub enum Command {
         after_help = "Example:\n  connect-lake generate --out ./input --agents 20 --days 3 --start 2026-11-22 --seed 7 --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001"
     )]
     Generate(GenerateArgs),
+    /// Read every file of every table and report what is wrong; --repair fixes what is safe.
+    #[command(
+        after_help = "Examples:\n  connect-lake check --lake ./lake\n  connect-lake check --lake s3://bucket/lake --repair --lock-wait 5m"
+    )]
+    Check(CheckArgs),
     /// Print CREATE EXTERNAL TABLE statements for Athena or Spark, from the table schemas.
     #[command(
         after_help = "Examples:\n  connect-lake ddl --engine athena --location s3://bucket/lake --database connect\n  connect-lake ddl --engine spark --location /data/lake | spark-sql -f /dev/stdin"
     )]
     Ddl(DdlArgs),
+}
+
+/// How a writing run takes the lake's writer lease.
+#[derive(Debug, Args)]
+pub struct LeaseArgs {
+    /// How long to wait for another run's lease before giving up (e.g. 30s, 10m).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_wait: std::time::Duration,
+    /// Object stores: how long a lease lives between renewals; a crashed run's lease is taken
+    /// over this long after its last renewal.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    pub lease_ttl: std::time::Duration,
+}
+
+impl LeaseArgs {
+    fn options(&self) -> crate::lake::lease::LeaseOptions {
+        crate::lake::lease::LeaseOptions {
+            wait: self.lock_wait,
+            ttl: self.lease_ttl,
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration (30s, 10m, 1h): {e}"))
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The lake: a folder, file:// or s3://bucket/prefix.
+    #[arg(long, default_value = "./lake")]
+    pub lake: String,
+    /// Remove temporaries and stale leases, move foreign and unreadable files to _quarantine/.
+    #[arg(long)]
+    pub repair: bool,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +177,12 @@ pub struct NightlyArgs {
     /// The clock, for reproducible runs (an instant with an offset).
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
+    /// Nights an input object that cannot be read is retried before the ledger records it
+    /// as failed.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub max_attempts: u32,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -260,6 +309,8 @@ pub struct EtlArgs {
     /// Data-lake exports: what epoch numbers in timestamp columns count.
     #[arg(long, value_enum, default_value = "ms")]
     pub epoch_unit: EpochUnit,
+    #[command(flatten)]
+    pub lease: LeaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -392,16 +443,56 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Some(text) => report::parse_instant(text, chrono_tz::UTC)?,
                 None => chrono::Utc::now(),
             };
-            let outcome = nightly::run(&config, now, &s3, !cli.quiet).await?;
+            let options = nightly::NightlyOptions {
+                max_attempts: args.max_attempts.max(1),
+                lease: args.lease.options(),
+            };
+            let outcome = nightly::run(&config, now, &s3, !cli.quiet, &options).await?;
             for line in outcome.lines() {
                 output::line(&line)?;
             }
             if outcome.failed() {
                 return Err(Error::Other(
-                    "nightly: some reports failed (see above); run it again".into(),
+                    "nightly: some reports failed or some input objects could not be read (see above); run it again".into(),
                 ));
             }
             Ok(())
+        }
+        Command::Check(args) => {
+            let lake = Location::parse(&args.lake, &s3, false)?;
+            crate::lake::check_lake(&lake).await?;
+            let lease_before = crate::lake::lease::inspect(&lake).await?;
+            let report = if args.repair {
+                let lease =
+                    crate::lake::lease::acquire(&lake, "check --repair", &args.lease.options())
+                        .await?;
+                let outcome: Result<crate::lake::check::Report> = async {
+                    let publisher = crate::lake::publish::Publisher::new(&lake, &lease).await?;
+                    let report =
+                        crate::lake::check::check(&lake, Some(&publisher), lease_before).await?;
+                    publisher.finish().await?;
+                    Ok(report)
+                }
+                .await;
+                let released = lease.release().await;
+                let report = outcome?;
+                released?;
+                report
+            } else {
+                crate::lake::check::check(&lake, None, lease_before).await?
+            };
+            for finding in &report.findings {
+                output::line(&finding.line())?;
+            }
+            output::line(&report.summary())?;
+            if report.clean() {
+                Ok(())
+            } else {
+                Err(Error::Other(format!(
+                    "{}: the lake has problems (see above)",
+                    lake.url
+                )))
+            }
         }
         Command::Report(ReportCommand::LoginLogout(args)) => {
             let now = now(&args.common)?;
@@ -489,6 +580,8 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
         progress,
         format: args.format,
         epoch_unit: args.epoch_unit,
+        lease: args.lease.options(),
+        keep_going: false,
     })
     .await?;
     for message in &summary.reject_messages {

@@ -1,12 +1,8 @@
-//! Commit: merges one day's staged rows with the partition on disk, deduplicates on the
-//! primary key (rows already in the lake win, then input order), sorts, writes one Parquet
-//! file and swaps it in atomically. The only module that writes table data to the lake.
-//!
-//! Atomicity: a partition is exactly one file, `dt=…/part-0.parquet`. The new version is
-//! written beside it as `_part-0.parquet.tmp` (readers skip names starting with `_`) and
-//! renamed over it. On a file system rename replaces atomically; on S3 the copy that
-//! implements rename replaces the object atomically. So a reader sees the old file or the
-//! new one, never a half-written file or both.
+//! Commit: merges one day's staged rows with the partition in the lake, deduplicates on the
+//! primary key (rows already in the lake win, then input order), sorts and encodes one
+//! Parquet file, and hands it to the storage layer (`lake::publish`), which replaces the
+//! partition's file only if it is still the version this merge read. A partition is exactly
+//! one file, `dt=…/part-0.parquet`. The only module that produces table data.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -17,7 +13,7 @@ use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
 use bytes::Bytes;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::ObjectStoreExt;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
@@ -25,13 +21,13 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
+use crate::lake::publish::{self, Publisher};
 use crate::partition;
 use crate::schema::TableDef;
 use crate::store::Location;
 
 /// The one data file of a partition.
 pub const PART_FILE: &str = "part-0.parquet";
-const TMP_FILE: &str = "_part-0.parquet.tmp";
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Rows per data page. Files are sorted by agent, and a page is the unit the page index
 /// prunes: pages of 4096 rows hold a few agents' day each, so a one-agent report decodes a
@@ -69,6 +65,7 @@ pub struct DayOutcome {
 /// Writes nothing when every staged row is already there, so a rerun changes no byte.
 pub async fn commit_day(
     lake: &Location,
+    publisher: &Publisher<'_>,
     table: &TableDef,
     schema: &SchemaRef,
     day: i32,
@@ -78,7 +75,7 @@ pub async fn commit_day(
     let dir = partition::partition_dir(&table.name, day);
     let final_path = lake.child(&format!("{dir}/{PART_FILE}"));
     let t0 = std::time::Instant::now();
-    let existing = read_existing(lake, &final_path, schema).await?;
+    let (existing, version) = read_existing(publisher, lake, &final_path, schema).await?;
     let rows_before = existing.as_ref().map_or(0, RecordBatch::num_rows);
     let staged_rows: usize = staged.iter().map(RecordBatch::num_rows).sum();
 
@@ -130,46 +127,47 @@ pub async fn commit_day(
     let t4 = std::time::Instant::now();
     tracing::debug!(table = %table.name, day, read_concat = ?(t1 - t0), dedup = ?(t2 - t1), sort = ?(t3 - t2), write = ?(t4 - t3), "commit stages");
 
-    let tmp = lake.child(&format!("{dir}/{TMP_FILE}"));
-    lake.store
-        .put(&tmp, PutPayload::from(bytes))
-        .await
-        .map_err(|source| Error::Store {
-            url: lake.url_of(&tmp),
-            source,
-        })?;
-    lake.store
-        .rename(&tmp, &final_path)
-        .await
-        .map_err(|source| Error::Store {
-            url: lake.url_of(&final_path),
-            source,
-        })?;
+    publisher
+        .publish(&final_path, bytes, &version)
+        .await?;
     Ok(outcome)
 }
 
 /// Reads the partition's current file, adapted to the current schema (columns appended since
-/// it was written come back as nulls).
+/// it was written come back as nulls), with the version it was read at.
 async fn read_existing(
+    publisher: &Publisher<'_>,
     lake: &Location,
     path: &object_store::path::Path,
     schema: &SchemaRef,
-) -> Result<Option<RecordBatch>> {
-    let bytes = match lake.store.get(path).await {
-        Ok(got) => got.bytes().await.map_err(|source| Error::Store {
-            url: lake.url_of(path),
-            source,
-        })?,
-        Err(object_store::Error::NotFound { .. }) => return Ok(None),
-        Err(source) => {
-            return Err(Error::Store {
-                url: lake.url_of(path),
-                source,
-            });
-        }
+) -> Result<(Option<RecordBatch>, publish::Version)> {
+    let (bytes, version) = publisher.read(path).await?;
+    let Some(bytes) = bytes else {
+        return Ok((None, version));
     };
+    let batch =
+        decode_file(bytes, schema, &lake.url_of(path)).map_err(|e| damaged(lake, path, e))?;
+    Ok((Some(batch), version))
+}
+
+/// A lake file that cannot be read as its table: named, with the way out.
+fn damaged(lake: &Location, path: &object_store::path::Path, e: Error) -> Error {
+    let reason = match e {
+        Error::Parquet { source, .. } => source.to_string(),
+        Error::Other(text) => text,
+        other => other.to_string(),
+    };
+    Error::Damaged {
+        url: lake.url_of(path),
+        lake: lake.url.clone(),
+        reason,
+    }
+}
+
+/// Decodes a whole partition file onto `schema`.
+pub fn decode_file(bytes: Bytes, schema: &SchemaRef, url: &str) -> Result<RecordBatch> {
     let parquet_err = |source| Error::Parquet {
-        path: lake.url_of(path),
+        path: url.to_string(),
         source,
     };
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
@@ -179,9 +177,98 @@ async fn read_existing(
         .map_err(parquet_err)?;
     let mut batches = Vec::new();
     for b in reader {
-        batches.push(adapt(&b?, schema, &lake.url_of(path))?);
+        batches.push(adapt(&b?, schema, url)?);
     }
-    Ok(Some(concat_batches(schema, &batches)?))
+    Ok(concat_batches(schema, &batches)?)
+}
+
+/// Checks, before a run writes anything, that the partition file it will merge into is a
+/// Parquet file of the table: its footer reads and its columns fit the schema. A damaged
+/// file fails the run here, naming the file, rather than after other partitions changed.
+pub async fn validate_day(
+    lake: &Location,
+    table: &TableDef,
+    schema: &SchemaRef,
+    day: i32,
+) -> Result<()> {
+    use parquet::file::metadata::ParquetMetaDataReader;
+    let dir = partition::partition_dir(&table.name, day);
+    let path = lake.child(&format!("{dir}/{PART_FILE}"));
+    let (size, _) = publish::head(lake, &path).await?;
+    let Some(size) = size else {
+        return Ok(());
+    };
+    let bad = |source| {
+        damaged(
+            lake,
+            &path,
+            Error::Parquet {
+                path: String::new(),
+                source,
+            },
+        )
+    };
+    // The footer is at the end: read a tail, and more when the footer says it is longer.
+    let mut want = size.min(256 * 1024);
+    let metadata = loop {
+        let tail = lake
+            .store
+            .get_range(&path, size - want..size)
+            .await
+            .map_err(|source| Error::Store {
+                url: lake.url_of(&path),
+                source,
+            })?;
+        let mut reader = ParquetMetaDataReader::new();
+        match reader.try_parse_sized(&tail, size) {
+            Ok(()) => break reader.finish().map_err(bad)?,
+            Err(parquet::errors::ParquetError::NeedMoreData(n))
+                if (n as u64) <= size && n as u64 > want =>
+            {
+                want = n as u64;
+            }
+            Err(e) => return Err(bad(e)),
+        }
+    };
+    let found = parquet::arrow::parquet_to_arrow_schema(
+        metadata.file_metadata().schema_descr(),
+        metadata.file_metadata().key_value_metadata(),
+    )
+    .map_err(bad)?;
+
+    for f in schema.fields() {
+        match found.field_with_name(f.name()) {
+            Ok(c) if c.data_type() == f.data_type() => {}
+            Ok(c) if arrow::compute::can_cast_types(c.data_type(), f.data_type()) => {}
+            Ok(c) => {
+                return Err(damaged(
+                    lake,
+                    &path,
+                    Error::Other(format!(
+                        "column {} is {}, the table has {}",
+                        f.name(),
+                        c.data_type(),
+                        f.data_type()
+                    )),
+                ));
+            }
+            Err(_) if f.is_nullable() => {}
+            Err(_) => {
+                return Err(damaged(
+                    lake,
+                    &path,
+                    Error::Other(format!("has no column {} and it cannot be null", f.name())),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How many rows of a decoded partition repeat a primary key already in it.
+pub fn duplicate_keys(batch: &RecordBatch, table: &TableDef) -> Result<usize> {
+    let keep = winners(batch, table)?;
+    Ok(batch.num_rows() - keep.true_count())
 }
 
 /// Maps a batch read from an older file onto `schema` by column name.
@@ -450,11 +537,15 @@ mod tests {
         let t = table();
         let schema = t.arrow_schema().unwrap();
         let opts = WriteOptions::default();
+        let lease = crate::lake::lease::acquire(&lake, "test", &Default::default())
+            .await
+            .unwrap();
+        let p = Publisher::new(&lake, &lease).await.unwrap();
         let first = batch(
             &schema,
             &[("b", 20, "first"), ("a", 10, "first"), ("b", 20, "again")],
         );
-        let out = commit_day(&lake, &t, &schema, 0, vec![first], &opts)
+        let out = commit_day(&lake, &p, &t, &schema, 0, vec![first], &opts)
             .await
             .unwrap();
         assert_eq!(
@@ -469,7 +560,7 @@ mod tests {
         let before = std::fs::read(&file).unwrap();
 
         let rerun = batch(&schema, &[("a", 10, "later")]);
-        let out = commit_day(&lake, &t, &schema, 0, vec![rerun], &opts)
+        let out = commit_day(&lake, &p, &t, &schema, 0, vec![rerun], &opts)
             .await
             .unwrap();
         assert_eq!(
@@ -487,19 +578,32 @@ mod tests {
         );
 
         let late = batch(&schema, &[("c", 5, "late")]);
-        commit_day(&lake, &t, &schema, 0, vec![late], &opts)
+        commit_day(&lake, &p, &t, &schema, 0, vec![late], &opts)
             .await
             .unwrap();
-        let back = read_existing(
+        let (back, _) = read_existing(
+            &p,
             &lake,
             &lake.child(&format!("t/dt=1970-01-01/{PART_FILE}")),
             &schema,
         )
         .await
-        .unwrap()
         .unwrap();
-        assert_eq!(values(&back), vec!["c:late", "a:first", "b:first"]);
-        assert!(!dir.path().join("t/dt=1970-01-01").join(TMP_FILE).exists());
+        assert_eq!(values(&back.unwrap()), vec!["c:late", "a:first", "b:first"]);
+        // Nothing staged is left beside the partition or in the staging folder.
+        p.finish().await.unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("t/dt=1970-01-01"))
+                .unwrap()
+                .count(),
+            1
+        );
+        assert!(
+            !dir.path()
+                .join("_staging")
+                .join(&lease.holder().run_id)
+                .exists()
+        );
     }
 
     #[test]

@@ -51,6 +51,32 @@ pub enum Error {
     #[error("schema {table}: {reason}")]
     Schema { table: String, reason: String },
 
+    /// Another run holds the lake's writer lease.
+    #[error("{url}: the lake is being written by {holder}; its lease {expires}")]
+    Locked {
+        url: String,
+        holder: String,
+        expires: String,
+    },
+
+    /// This run's lease was taken over or ran out: it must not publish anything more.
+    #[error("{url}: this run lost the lake's writer lease ({reason}); nothing more was written")]
+    LeaseLost { url: String, reason: String },
+
+    /// A partition changed between the moment this run read it and its publish.
+    #[error(
+        "{url}: changed since this run read it (another writer?); this partition was not written"
+    )]
+    Conflict { url: String },
+
+    /// A file of the lake that cannot be read as the table it belongs to.
+    #[error("{url}: damaged lake file: {reason}")]
+    Damaged {
+        url: String,
+        lake: String,
+        reason: String,
+    },
+
     #[error("{0}")]
     Other(String),
 }
@@ -75,20 +101,31 @@ impl Error {
         matches!(self, Error::Usage { .. } | Error::NotALake { .. })
     }
 
-    pub fn hint(&self) -> Option<&str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Usage { hint, .. } => hint.as_deref(),
-            Error::NotALake { hint, .. } => Some(hint),
+            Error::Locked { .. } => Some(
+                "wait for it with --lock-wait (e.g. --lock-wait 10m); a crashed run's lease is taken over by the next run (on S3 once it expires)"
+                    .into(),
+            ),
+            Error::LeaseLost { .. } | Error::Conflict { .. } => {
+                Some("run again: what this run committed is kept, the rest is merged then".into())
+            }
+            Error::Damaged { lake, .. } => Some(format!(
+                "`connect-lake check --lake {lake} --repair` moves it to _quarantine/; then run again"
+            )),
+            Error::Usage { hint, .. } => hint.clone(),
+            Error::NotALake { hint, .. } => Some(hint.to_string()),
             Error::Store {
                 source:
                     object_store::Error::PermissionDenied { .. }
                     | object_store::Error::Unauthenticated { .. },
                 ..
             } => Some(
-                "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+                "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+                    .into(),
             ),
             Error::Store { source, .. } if source.to_string().contains("NoSuchBucket") => {
-                Some("create the bucket first: connect-lake never creates buckets")
+                Some("create the bucket first: connect-lake never creates buckets".into())
             }
             _ => None,
         }

@@ -2,7 +2,6 @@
 //! was lost (read = written + duplicates + rejected). Owns the order of the stages and the
 //! rejects files; each stage's logic lives in its own module.
 
-use object_store::{ObjectStoreExt, PutPayload};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -10,7 +9,7 @@ use crate::commit::{self, WriteOptions};
 use crate::decode::lake_rows::{self, EpochUnit, InputFormat, RowDecoder};
 use crate::decode::{self, Reject, agent_events::AgentEventDecoder};
 use crate::error::{Error, Result};
-use crate::lake;
+use crate::lake::{self, lease::LeaseOptions, publish::Publisher};
 use crate::partition::{self, Staging};
 use crate::schema;
 use crate::source::{self, InputObject};
@@ -61,6 +60,12 @@ pub struct EtlOptions {
     pub format: Option<InputFormat>,
     /// Data-lake exports: what epoch numbers in timestamp columns count.
     pub epoch_unit: EpochUnit,
+    /// How the run takes the lake's writer lease.
+    pub lease: LeaseOptions,
+    /// An input object that cannot be read at all (gone since the listing, access denied) is
+    /// reported in `Summary::unreadable` and the run goes on (the nightly job retries it); off,
+    /// it fails the run.
+    pub keep_going: bool,
 }
 
 /// The accounting of a run; `--summary-json` writes it as is.
@@ -76,6 +81,9 @@ pub struct Summary {
     pub warnings: u64,
     /// Rows written to child tables (e.g. agent_event_contacts), which records are not counted in.
     pub child_rows_written: u64,
+    /// Input objects that could not be read at all (with `keep_going`): URL and reason. Their
+    /// records are not counted: nothing of them was read.
+    pub unreadable: Vec<(String, String)>,
     pub partitions_touched: Vec<String>,
     /// Seconds spent reading and decoding input, and merging and writing partitions.
     pub read_decode_seconds: f64,
@@ -109,15 +117,34 @@ impl Summary {
     }
 }
 
-/// Lists the inputs and loads every object in them.
+/// Lists the inputs and loads every object in them, holding the lake's writer lease.
 pub async fn run(options: EtlOptions) -> Result<Summary> {
-    lake::ensure_lake(&options.lake).await?;
     let objects = source::list_inputs(&options.inputs).await?;
-    load(&options, &objects).await
+    lake::ensure_lake(&options.lake).await?;
+    let lease = lake::lease::acquire(&options.lake, "etl", &options.lease).await?;
+    let outcome: Result<Summary> = async {
+        let publisher = Publisher::new(&options.lake, &lease).await?;
+        let summary = load(&options, &objects, &publisher).await?;
+        publisher.finish().await?;
+        Ok(summary)
+    }
+    .await;
+    // Released on failure too, so the next run need not wait for the lease to expire.
+    let released = lease.release().await;
+    let summary = outcome?;
+    released?;
+    Ok(summary)
 }
 
-/// Loads the given input objects into the lake (which must exist).
-pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summary> {
+/// Loads the given input objects into the lake (which must exist) through `publisher`, the
+/// holder of the run's lease. Commits the tables a source writes children first
+/// (`agent_event_contacts` before `agent_events`), so no reader, and no lake left by a crash,
+/// shows an event without its contacts.
+pub async fn load(
+    options: &EtlOptions,
+    objects: &[InputObject],
+    publisher: &Publisher<'_>,
+) -> Result<Summary> {
     let table_names = options.source.tables();
     let mut defs = Vec::new();
     for name in table_names {
@@ -147,7 +174,14 @@ pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summa
     let started = std::time::Instant::now();
     let mut buffer = Vec::new();
     for object in objects {
-        object.read_into(&mut buffer).await?;
+        if let Err(e) = object.read_into(&mut buffer).await {
+            if !options.keep_going {
+                return Err(e);
+            }
+            tracing::warn!(object = %object.url(), error = %e, "input object unreadable");
+            summary.unreadable.push((object.url(), e.to_string()));
+            continue;
+        }
         let bytes = buffer.as_slice();
         summary.files += 1;
         summary.bytes += bytes.len() as u64;
@@ -171,7 +205,14 @@ pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summa
                 ));
             }
         }
-        write_rejects(&options.lake, table_names[0], &object.url(), &rejects).await?;
+        write_rejects(
+            publisher,
+            &options.lake,
+            table_names[0],
+            &object.url(),
+            &rejects,
+        )
+        .await?;
         progress.inc(bytes.len() as u64);
         progress.set_message(format!("{} records", summary.records_read));
     }
@@ -179,13 +220,26 @@ pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summa
     summary.read_decode_seconds = started.elapsed().as_secs_f64();
     let started = std::time::Instant::now();
 
-    let mut touched = BTreeSet::new();
+    // Every partition this run merges into must be readable before any is written.
     for (t, (def, schema)) in defs.iter().enumerate() {
         for day in staging.days(t) {
+            commit::validate_day(&options.lake, def, schema, day).await?;
+        }
+    }
+    let mut touched = BTreeSet::new();
+    for (t, (def, schema)) in defs.iter().enumerate().rev() {
+        for day in staging.days(t) {
             let batches = staging.take_day(t, day)?;
-            let outcome =
-                commit::commit_day(&options.lake, def, schema, day, batches, &options.write)
-                    .await?;
+            let outcome = commit::commit_day(
+                &options.lake,
+                publisher,
+                def,
+                schema,
+                day,
+                batches,
+                &options.write,
+            )
+            .await?;
             if outcome.written > 0 {
                 touched.insert(partition::partition_dir(&def.name, day));
             }
@@ -199,10 +253,12 @@ pub async fn load(options: &EtlOptions, objects: &[InputObject]) -> Result<Summa
     }
     summary.partitions_touched = touched.into_iter().collect();
     summary.commit_seconds = started.elapsed().as_secs_f64();
-    debug_assert_eq!(
-        summary.records_read,
-        summary.written + summary.duplicates + summary.rejected
-    );
+    if summary.records_read != summary.written + summary.duplicates + summary.rejected {
+        return Err(Error::Other(format!(
+            "accounting does not add up: {} records read, {} written + {} duplicates + {} rejected",
+            summary.records_read, summary.written, summary.duplicates, summary.rejected
+        )));
+    }
     Ok(summary)
 }
 
@@ -378,6 +434,7 @@ struct RejectLine<'a> {
 /// Writes the rejects of one source to `_rejected/<table>/<hash of source URL>.ndjson`. The
 /// name depends only on the source, so a rerun replaces the file with the same lines.
 async fn write_rejects(
+    publisher: &Publisher<'_>,
     lake: &Location,
     table: &str,
     source_url: &str,
@@ -414,12 +471,5 @@ async fn write_rejects(
         "{}/{table}/{hash:016x}.ndjson",
         lake::REJECTED_DIR
     ));
-    lake.store
-        .put(&path, PutPayload::from(out))
-        .await
-        .map_err(|source| Error::Store {
-            url: lake.url_of(&path),
-            source,
-        })?;
-    Ok(())
+    publisher.put(&path, bytes::Bytes::from(out)).await
 }

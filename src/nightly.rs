@@ -3,51 +3,65 @@
 //! is safe to repeat: the ledger is written after the data is committed (a failed run is run
 //! again), and a report already delivered is not produced twice.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Kind, SavedReport};
 use crate::error::{Error, Result};
 use crate::etl::{self, EtlOptions, SourceKind, Summary};
-use crate::lake;
+use crate::lake::{self, lease::LeaseOptions, publish::Publisher};
 use crate::output::{self, Format};
 use crate::report;
 use crate::source::{self, InputObject};
 use crate::store::{Location, S3Options};
 
-/// One ingested input object, as the ledger records it.
+/// One input object, as the ledger records it: ingested (every row it produced committed),
+/// or not readable at all so far (`pending`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub url: String,
     pub size: u64,
     /// The store's ETag, or the modification time where there is none.
     pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
 }
 
+/// An object that could not be read: on how many nights, why, and whether it is given up on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Pending {
+    pub attempts: u32,
+    pub reason: String,
+    /// Given up after `--max-attempts` nights: no longer retried, reported every night.
+    pub failed: bool,
+}
+
+type Key = (String, u64, String);
+
 impl LedgerEntry {
-    fn of(object: &InputObject) -> LedgerEntry {
-        LedgerEntry {
-            url: object.url(),
-            size: object.meta.size,
-            version: object
+    fn key_of(object: &InputObject) -> Key {
+        (
+            object.url(),
+            object.meta.size,
+            object
                 .meta
                 .e_tag
                 .clone()
                 .unwrap_or_else(|| object.meta.last_modified.to_rfc3339()),
-        }
+        )
     }
 }
 
 const LEDGER: &str = "_ledger/agent-events.ndjson";
 
-async fn read_ledger(lake: &Location) -> Result<BTreeSet<LedgerEntry>> {
+async fn read_ledger(lake: &Location) -> Result<BTreeMap<Key, Option<Pending>>> {
     let path = lake.child(LEDGER);
     let bytes = match lake.store.get(&path).await {
         Ok(got) => got.bytes().await.map_err(|e| lake.store_error(e))?,
-        Err(object_store::Error::NotFound { .. }) => return Ok(BTreeSet::new()),
+        Err(object_store::Error::NotFound { .. }) => return Ok(BTreeMap::new()),
         Err(e) => return Err(lake.store_error(e)),
     };
     let text = String::from_utf8_lossy(&bytes);
@@ -55,24 +69,40 @@ async fn read_ledger(lake: &Location) -> Result<BTreeSet<LedgerEntry>> {
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l)
+            serde_json::from_str::<LedgerEntry>(l)
+                .map(|e| ((e.url, e.size, e.version), e.pending))
                 .map_err(|e| Error::Other(format!("{}: line {}: {e}", lake.url_of(&path), i + 1)))
         })
         .collect()
 }
 
-async fn write_ledger(lake: &Location, entries: &BTreeSet<LedgerEntry>) -> Result<()> {
+async fn write_ledger(
+    publisher: &Publisher<'_>,
+    lake: &Location,
+    entries: &BTreeMap<Key, Option<Pending>>,
+) -> Result<()> {
     let mut out = Vec::new();
-    for e in entries {
-        serde_json::to_writer(&mut out, e).map_err(|e| Error::Other(e.to_string()))?;
+    for ((url, size, version), pending) in entries {
+        let entry = LedgerEntry {
+            url: url.clone(),
+            size: *size,
+            version: version.clone(),
+            pending: pending.clone(),
+        };
+        serde_json::to_writer(&mut out, &entry).map_err(|e| Error::Other(e.to_string()))?;
         out.push(b'\n');
     }
-    let path = lake.child(LEDGER);
-    lake.store
-        .put(&path, PutPayload::from(out))
+    publisher
+        .put(&lake.child(LEDGER), bytes::Bytes::from(out))
         .await
-        .map_err(|e| lake.store_error(e))?;
-    Ok(())
+}
+
+/// How a nightly run behaves.
+#[derive(Debug, Clone)]
+pub struct NightlyOptions {
+    /// Nights an unreadable input object is retried before it is recorded as failed.
+    pub max_attempts: u32,
+    pub lease: LeaseOptions,
 }
 
 /// What one nightly run did.
@@ -80,6 +110,10 @@ async fn write_ledger(lake: &Location, entries: &BTreeSet<LedgerEntry>) -> Resul
 pub struct NightlyReport {
     pub new_objects: usize,
     pub known_objects: usize,
+    /// Objects that could not be read tonight: URL, attempts so far, reason, given up.
+    pub unreadable: Vec<(String, u32, String, bool)>,
+    /// Objects given up on in earlier nights: URL and reason (reported every night).
+    pub failed_before: Vec<(String, String)>,
     pub ingest: Option<Summary>,
     /// (report, run day, delivered to, outcome)
     pub deliveries: Vec<(
@@ -92,7 +126,7 @@ pub struct NightlyReport {
 
 impl NightlyReport {
     pub fn failed(&self) -> bool {
-        self.deliveries.iter().any(|d| d.3.is_err())
+        self.deliveries.iter().any(|d| d.3.is_err()) || !self.unreadable.is_empty()
     }
 
     pub fn lines(&self) -> Vec<String> {
@@ -108,6 +142,22 @@ impl NightlyReport {
                 self.known_objects
             ),
         }];
+        for (url, attempts, reason, failed) in &self.unreadable {
+            lines.push(if *failed {
+                format!(
+                    "nightly: ingest: {url} could not be read ({attempts} nights): recorded as failed in the ledger: {reason}"
+                )
+            } else {
+                format!(
+                    "nightly: ingest: {url} could not be read (night {attempts}), retried next night: {reason}"
+                )
+            });
+        }
+        for (url, reason) in &self.failed_before {
+            lines.push(format!(
+                "nightly: ingest: {url} FAILED in earlier nights, not retried (remove its ledger line to retry): {reason}"
+            ));
+        }
         if self.deliveries.is_empty() {
             lines.push("nightly: reports: none due".into());
         }
@@ -126,9 +176,34 @@ pub async fn run(
     now: DateTime<Utc>,
     s3: &S3Options,
     progress: bool,
+    options: &NightlyOptions,
 ) -> Result<NightlyReport> {
     let lake = Location::parse(&config.lake, s3, true)?;
     lake::ensure_lake(&lake).await?;
+    // One lease for the whole job: ingest, ledger and deliveries (which read the lake).
+    let lease = lake::lease::acquire(&lake, "nightly", &options.lease).await?;
+    let outcome: Result<NightlyReport> = async {
+        let publisher = Publisher::new(&lake, &lease).await?;
+        let outcome = run_leased(config, now, s3, progress, options, &lake, &publisher).await?;
+        publisher.finish().await?;
+        Ok(outcome)
+    }
+    .await;
+    let released = lease.release().await;
+    let outcome = outcome?;
+    released?;
+    Ok(outcome)
+}
+
+async fn run_leased(
+    config: &Config,
+    now: DateTime<Utc>,
+    s3: &S3Options,
+    progress: bool,
+    options: &NightlyOptions,
+    lake: &Location,
+    publisher: &Publisher<'_>,
+) -> Result<NightlyReport> {
     let mut outcome = NightlyReport::default();
 
     if let Some(ingest) = &config.ingest {
@@ -137,15 +212,25 @@ pub async fn run(
             .iter()
             .map(|i| Location::parse(i, s3, false))
             .collect::<Result<Vec<_>>>()?;
-        let mut ledger = read_ledger(&lake).await?;
+        let mut ledger = read_ledger(lake).await?;
         let objects = source::list_inputs(&inputs).await?;
-        let (known, new): (Vec<InputObject>, Vec<InputObject>) = objects
-            .into_iter()
-            .partition(|o| ledger.contains(&LedgerEntry::of(o)));
+        // Known: ingested, or given up on. Objects that failed to read on fewer nights than
+        // allowed are tried again.
+        let (known, new): (Vec<InputObject>, Vec<InputObject>) =
+            objects.into_iter().partition(|o| {
+                ledger
+                    .get(&LedgerEntry::key_of(o))
+                    .is_some_and(|p| p.as_ref().is_none_or(|p| p.failed))
+            });
+        for ((url, _, _), pending) in &ledger {
+            if let Some(p) = pending.as_ref().filter(|p| p.failed) {
+                outcome.failed_before.push((url.clone(), p.reason.clone()));
+            }
+        }
         outcome.known_objects = known.len();
         outcome.new_objects = new.len();
         if !new.is_empty() {
-            let options = EtlOptions {
+            let etl_options = EtlOptions {
                 source: SourceKind::AgentEvents,
                 lake: lake.clone(),
                 inputs,
@@ -158,11 +243,45 @@ pub async fn run(
                 progress,
                 format: None,
                 epoch_unit: Default::default(),
+                lease: options.lease.clone(),
+                keep_going: true,
             };
-            outcome.ingest = Some(etl::load(&options, &new).await?);
-            // Only after the data is committed: a run that fails before this is run again whole.
-            ledger.extend(new.iter().map(LedgerEntry::of));
-            write_ledger(&lake, &ledger).await?;
+            let summary = etl::load(&etl_options, &new, publisher).await?;
+            // Only after the data is committed: a run that fails before this is run again
+            // whole, and records nothing.
+            let unreadable: BTreeMap<&str, &str> = summary
+                .unreadable
+                .iter()
+                .map(|(u, r)| (u.as_str(), r.as_str()))
+                .collect();
+            for o in &new {
+                let key = LedgerEntry::key_of(o);
+                let pending = match unreadable.get(key.0.as_str()) {
+                    None => None,
+                    Some(reason) => {
+                        let attempts = ledger
+                            .get(&key)
+                            .and_then(|p| p.as_ref())
+                            .map_or(0, |p| p.attempts)
+                            + 1;
+                        let failed = attempts >= options.max_attempts;
+                        outcome.unreadable.push((
+                            key.0.clone(),
+                            attempts,
+                            reason.to_string(),
+                            failed,
+                        ));
+                        Some(Pending {
+                            attempts,
+                            reason: reason.to_string(),
+                            failed,
+                        })
+                    }
+                };
+                ledger.insert(key, pending);
+            }
+            outcome.ingest = Some(summary);
+            write_ledger(publisher, lake, &ledger).await?;
         }
     }
 
@@ -186,7 +305,7 @@ pub async fn run(
             if delivered(&target, s3).await {
                 continue;
             }
-            let result = deliver_scheduled(&lake, saved, day, tz, &target, s3)
+            let result = deliver_scheduled(lake, saved, day, tz, &target, s3)
                 .await
                 .map_err(|e| e.to_string());
             outcome.deliveries.push((name.clone(), day, target, result));

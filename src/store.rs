@@ -55,6 +55,9 @@ pub struct Location {
     pub url: String,
     /// The URL DataFusion registers the store under (`file:///` or `s3://bucket`).
     pub store_url: Url,
+    /// The local file system behind `store`, for a local lake: the write protocol uses the
+    /// file system itself there (fsync, rename, file locks), which `object_store` does not.
+    pub local: Option<Arc<LocalFileSystem>>,
 }
 
 impl Location {
@@ -99,11 +102,13 @@ impl Location {
             Error::usage(format!("{}: not usable as a path: {e}", absolute.display()))
         })?;
         let store_url = Url::parse("file:///").map_err(|e| Error::Other(e.to_string()))?;
+        let fs = Arc::new(LocalFileSystem::new());
         Ok(Location {
-            store: Arc::new(LocalFileSystem::new()),
+            store: fs.clone(),
             prefix,
             url: format!("file://{}", absolute.display()),
             store_url,
+            local: Some(fs),
         })
     }
 
@@ -173,6 +178,7 @@ impl Location {
             prefix,
             url: url.to_string(),
             store_url,
+            local: None,
         })
     }
 
@@ -183,6 +189,13 @@ impl Location {
             p = p.clone().join(part);
         }
         p
+    }
+
+    /// The file of `path` when the lake is on the local file system.
+    pub fn fs_path(&self, path: &Path) -> Option<std::path::PathBuf> {
+        self.local
+            .as_ref()
+            .and_then(|fs| fs.path_to_filesystem(path).ok())
     }
 
     /// The printable URL of a path in this store.

@@ -228,12 +228,13 @@ fn leftovers_of_a_crashed_commit_are_invisible_and_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     etl(&lake, &[&fixture("late-event/night1.ndjson")]);
-    // A crash between writing the new version and renaming it leaves only the temp object.
-    let tmp = lake.join("agent_events/dt=2026-11-24/_part-0.parquet.tmp");
+    // A crash between writing the new version and renaming it leaves only the staged file.
+    let tmp = lake.join("_staging/crashed-run/0.tmp");
+    std::fs::create_dir_all(tmp.parent().unwrap()).unwrap();
     std::fs::write(&tmp, b"half a parquet file").unwrap();
     assert_eq!(scalar(&lake, "SELECT count(*) FROM agent_events"), 4);
     etl(&lake, &[&fixture("late-event/night2.ndjson")]);
-    assert!(!tmp.exists());
+    assert!(!tmp.parent().unwrap().exists());
     assert_eq!(scalar(&lake, "SELECT count(*) FROM agent_events"), 9);
 }
 

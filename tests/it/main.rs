@@ -7,6 +7,7 @@
 mod cli;
 mod data_lake;
 mod etl;
+mod lake_writes;
 mod nightly;
 mod real_records;
 mod reports;

@@ -1,7 +1,14 @@
-//! The lake as a whole: the marker that says a location is a connect-lake lake, and the names
-//! of its top-level folders. Tables' own layout is in `partition` and `commit`.
+//! The lake as a whole and its write protocol: the marker that says a location is a
+//! connect-lake lake, the names of its top-level folders, who may write (`lease`), how a new
+//! file replaces an old one (`publish`), what a reader sees (`pinned`) and what `check` finds.
+//! Tables' own layout is in `partition`; merging and encoding are in `commit`.
 
-use object_store::{ObjectStoreExt, PutPayload};
+pub mod check;
+pub mod lease;
+pub mod pinned;
+pub mod publish;
+
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::error::{Error, Result};
 use crate::store::Location;
@@ -13,9 +20,16 @@ pub const REJECTED_DIR: &str = "_rejected";
 
 const MARKER_TEXT: &str = "{\"format\":\"connect-lake\",\"layout\":1}\n";
 
+/// Files of the lake's own at its root: what a new lake may already hold when two runs create
+/// it at once.
+fn is_own_root_file(name: &str) -> bool {
+    name == MARKER || name == lease::LEASE || name.starts_with(&format!("{MARKER}#"))
+}
+
 /// For writers: an existing lake, or an empty (or missing) location made into one. A location
 /// that holds other data is refused, so a mistyped `--lake` never scribbles into a stranger's
-/// bucket.
+/// bucket. Two runs that start on a new lake at once both succeed: the marker is created with
+/// a conditional create, and the lake's own files do not count as other data.
 pub async fn ensure_lake(lake: &Location) -> Result<()> {
     let marker = lake.child(MARKER);
     match lake.store.head(&marker).await {
@@ -28,18 +42,29 @@ pub async fn ensure_lake(lake: &Location) -> Result<()> {
         .list_with_delimiter(Some(&lake.prefix))
         .await
         .map_err(|e| lake.store_error(e))?;
-    if !listing.objects.is_empty() || !listing.common_prefixes.is_empty() {
+    let foreign = listing
+        .objects
+        .iter()
+        .any(|o| !o.location.filename().is_some_and(is_own_root_file));
+    if foreign || !listing.common_prefixes.is_empty() {
         return Err(Error::NotALake {
             url: lake.url.clone(),
             reason: format!("it holds other data and no {MARKER}"),
             hint: "give --lake a new or empty folder or prefix",
         });
     }
-    lake.store
-        .put(&marker, PutPayload::from_static(MARKER_TEXT.as_bytes()))
-        .await
-        .map_err(|e| lake.store_error(e))?;
-    Ok(())
+    let created = lake
+        .store
+        .put_opts(
+            &marker,
+            PutPayload::from_static(MARKER_TEXT.as_bytes()),
+            PutOptions::from(PutMode::Create),
+        )
+        .await;
+    match created {
+        Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(source) => Err(lake.store_error(source)),
+    }
 }
 
 /// For readers: the location must be a lake already.

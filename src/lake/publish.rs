@@ -1,0 +1,285 @@
+//! Publishing: how a new version of a lake file replaces the old one, so that a reader sees
+//! one or the other and a crash leaves one or the other. Merging and encoding happen before
+//! (`commit`); this module owns only the protocol.
+//!
+//! - A partition file is replaced only if it is still the version the run read (its e-tag):
+//!   on S3 by a conditional PUT straight to its path (`If-Match` on the e-tag read, or
+//!   `If-None-Match: *` for a new partition), which S3 applies atomically; on a local file
+//!   system by writing the new file under `_staging/<run id>/`, flushing it to disk (`fsync`),
+//!   checking under the lease that the partition file is still the one read, renaming it over
+//!   the old file and flushing the folder. A mismatch is [`Error::Conflict`]: the run fails
+//!   and nothing of that partition is written.
+//! - A crash leaves at most files under `_staging/` (readers skip `_` names); the next run
+//!   that takes the lease removes every other run's staging folder before it writes.
+//! - Lake files that are not partitions (rejects, the ledger, the marker) are written the same
+//!   way, unconditionally.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+
+use super::lease::Lease;
+use crate::error::{Error, Result};
+use crate::store::Location;
+
+/// Where a local run stages the files it is about to publish: `_staging/<run id>/`.
+pub const STAGING: &str = "_staging";
+
+/// The version of a lake file a run read: its e-tag, or `None` when there was no file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version(pub Option<String>);
+
+/// The one way a run writes the lake: holds the run's lease and staging folder.
+pub struct Publisher<'a> {
+    lake: &'a Location,
+    lease: &'a Lease,
+    staged: AtomicU64,
+    /// Files of interrupted runs removed from `_staging/` when this run started.
+    pub removed_staging: usize,
+}
+
+impl<'a> Publisher<'a> {
+    /// Starts publishing under `lease`: removes what crashed runs left under `_staging/`.
+    pub async fn new(lake: &'a Location, lease: &'a Lease) -> Result<Publisher<'a>> {
+        let mut publisher = Publisher {
+            lake,
+            lease,
+            staged: AtomicU64::new(0),
+            removed_staging: 0,
+        };
+        let removed = publisher.remove_staging(true).await?;
+        if removed > 0 {
+            tracing::info!(lake = %lake.url, removed, "removed the staging files of interrupted runs");
+        }
+        publisher.removed_staging = removed;
+        Ok(publisher)
+    }
+
+    pub fn lease(&self) -> &Lease {
+        self.lease
+    }
+
+    /// Removes staged files: every other run's (`others`), or this run's own.
+    async fn remove_staging(&self, others: bool) -> Result<usize> {
+        let own = self
+            .lake
+            .child(&format!("{STAGING}/{}", self.lease.holder().run_id));
+        let root = self.lake.child(STAGING);
+        if let Some(dir) = self.lake.fs_path(&root) {
+            let mut removed = 0;
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(source) => return Err(Error::Io { path: dir, source }),
+            };
+            let own_fs = self.lake.fs_path(&own);
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if (Some(&path) == own_fs.as_ref()) == others {
+                    continue;
+                }
+                removed += count_files(&path);
+                let gone = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                gone.map_err(|source| Error::Io { path, source })?;
+            }
+            return Ok(removed);
+        }
+        let stale: Vec<Path> = self
+            .lake
+            .store
+            .list(Some(&root))
+            .map_ok(|m| m.location)
+            .try_filter(|p| {
+                let mine = p.as_ref().starts_with(own.as_ref());
+                futures::future::ready(mine != others)
+            })
+            .try_collect()
+            .await
+            .map_err(|e| self.lake.store_error(e))?;
+        for path in &stale {
+            self.lake
+                .store
+                .delete(path)
+                .await
+                .map_err(|e| self.lake.store_error(e))?;
+        }
+        Ok(stale.len())
+    }
+
+    /// Reads a lake file with the version it was read at.
+    pub async fn read(&self, path: &Path) -> Result<(Option<Bytes>, Version)> {
+        read(self.lake, path).await
+    }
+
+    /// Replaces `path` with `bytes`, if it is still at `expected`.
+    pub async fn publish(&self, path: &Path, bytes: Bytes, expected: &Version) -> Result<()> {
+        self.write(path, bytes, Some(expected)).await
+    }
+
+    /// Writes a lake file that no other run writes concurrently (rejects, the ledger):
+    /// atomically and durably, whatever was there.
+    pub async fn put(&self, path: &Path, bytes: Bytes) -> Result<()> {
+        self.write(path, bytes, None).await
+    }
+
+    async fn write(&self, path: &Path, bytes: Bytes, expected: Option<&Version>) -> Result<()> {
+        let url = self.lake.url_of(path);
+        match self.lake.fs_path(path) {
+            Some(target) => {
+                let n = self.staged.fetch_add(1, Ordering::SeqCst);
+                let staged = self
+                    .lake
+                    .child(&format!("{STAGING}/{}/{n}.tmp", self.lease.holder().run_id));
+                let staged = self
+                    .lake
+                    .fs_path(&staged)
+                    .ok_or_else(|| Error::Other(format!("{url}: no local path for staging")))?;
+                write_durably(&staged, &bytes)?;
+                if let Some(expected) = expected {
+                    let (_, current) = head(self.lake, path).await?;
+                    if &current != expected {
+                        let _ = std::fs::remove_file(&staged);
+                        return Err(Error::Conflict { url });
+                    }
+                }
+                self.lease.check()?;
+                let parent = target
+                    .parent()
+                    .ok_or_else(|| Error::Other(format!("{url}: no parent folder")))?;
+                create_dirs_durably(parent)?;
+                std::fs::rename(&staged, &target).map_err(|source| Error::Io {
+                    path: target.clone(),
+                    source,
+                })?;
+                sync_dir(parent)
+            }
+            None => {
+                self.lease.check()?;
+                let mode = match expected {
+                    None => PutMode::Overwrite,
+                    Some(Version(None)) => PutMode::Create,
+                    Some(Version(Some(e_tag))) => PutMode::Update(UpdateVersion {
+                        e_tag: Some(e_tag.clone()),
+                        version: None,
+                    }),
+                };
+                match self
+                    .lake
+                    .store
+                    .put_opts(path, PutPayload::from(bytes), PutOptions::from(mode))
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(
+                        object_store::Error::AlreadyExists { .. }
+                        | object_store::Error::Precondition { .. },
+                    ) => Err(Error::Conflict { url }),
+                    Err(source) => Err(Error::Store { url, source }),
+                }
+            }
+        }
+    }
+
+    /// Removes this run's staging folder (empty unless a publish failed half-way).
+    pub async fn finish(self) -> Result<()> {
+        self.remove_staging(false).await.map(|_| ())
+    }
+}
+
+fn count_files(path: &std::path::Path) -> usize {
+    if path.is_dir() {
+        std::fs::read_dir(path)
+            .map(|d| d.flatten().map(|e| count_files(&e.path())).sum())
+            .unwrap_or(0)
+    } else {
+        1
+    }
+}
+
+/// Reads a lake file and its version (`Version(None)` and no bytes when it does not exist).
+pub async fn read(lake: &Location, path: &Path) -> Result<(Option<Bytes>, Version)> {
+    match lake.store.get(path).await {
+        Ok(got) => {
+            let version = Version(got.meta.e_tag.clone());
+            let bytes = got.bytes().await.map_err(|source| Error::Store {
+                url: lake.url_of(path),
+                source,
+            })?;
+            Ok((Some(bytes), version))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok((None, Version(None))),
+        Err(source) => Err(Error::Store {
+            url: lake.url_of(path),
+            source,
+        }),
+    }
+}
+
+/// The size and version of a lake file (`None`, `Version(None)` when absent).
+pub async fn head(lake: &Location, path: &Path) -> Result<(Option<u64>, Version)> {
+    match lake.store.head(path).await {
+        Ok(meta) => Ok((Some(meta.size), Version(meta.e_tag))),
+        Err(object_store::Error::NotFound { .. }) => Ok((None, Version(None))),
+        Err(source) => Err(Error::Store {
+            url: lake.url_of(path),
+            source,
+        }),
+    }
+}
+
+/// Writes a new file and flushes it to disk before anything can rename it into place, so
+/// power loss leaves the old file or the whole new one, never an empty one.
+fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut file = std::fs::File::create(path).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+/// Creates a folder and its missing parents, flushing each new entry's parent folder.
+fn create_dirs_durably(dir: &std::path::Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dirs_durably(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(source) => {
+            return Err(Error::Io {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    }
+    match dir.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// Flushes a folder's entries (a rename or a new file in it) to disk.
+fn sync_dir(dir: &std::path::Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
