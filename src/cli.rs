@@ -463,21 +463,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::lake::check_lake(&lake).await?;
             let lease_before = crate::lake::lease::inspect(&lake).await?;
             let report = if args.repair {
-                let lease =
-                    crate::lake::lease::acquire(&lake, "check --repair", &args.lease.options())
-                        .await?;
-                let outcome: Result<crate::lake::check::Report> = async {
-                    let publisher = crate::lake::publish::Publisher::new(&lake, &lease).await?;
-                    let report =
-                        crate::lake::check::check(&lake, Some(&publisher), lease_before).await?;
-                    publisher.finish().await?;
-                    Ok(report)
-                }
-                .await;
-                let released = lease.release().await;
-                let report = outcome?;
-                released?;
-                report
+                crate::lake::write_leased(
+                    &lake,
+                    "check --repair",
+                    &args.lease.options(),
+                    async |publisher| {
+                        crate::lake::check::check(&lake, Some(publisher), lease_before).await
+                    },
+                )
+                .await?
             } else {
                 crate::lake::check::check(&lake, None, lease_before).await?
             };

@@ -127,9 +127,7 @@ pub async fn commit_day(
     let t4 = std::time::Instant::now();
     tracing::debug!(table = %table.name, day, read_concat = ?(t1 - t0), dedup = ?(t2 - t1), sort = ?(t3 - t2), write = ?(t4 - t3), "commit stages");
 
-    publisher
-        .publish(&final_path, bytes, &version)
-        .await?;
+    publisher.publish(&final_path, bytes, &version).await?;
     Ok(outcome)
 }
 

@@ -121,19 +121,10 @@ impl Summary {
 pub async fn run(options: EtlOptions) -> Result<Summary> {
     let objects = source::list_inputs(&options.inputs).await?;
     lake::ensure_lake(&options.lake).await?;
-    let lease = lake::lease::acquire(&options.lake, "etl", &options.lease).await?;
-    let outcome: Result<Summary> = async {
-        let publisher = Publisher::new(&options.lake, &lease).await?;
-        let summary = load(&options, &objects, &publisher).await?;
-        publisher.finish().await?;
-        Ok(summary)
-    }
-    .await;
-    // Released on failure too, so the next run need not wait for the lease to expire.
-    let released = lease.release().await;
-    let summary = outcome?;
-    released?;
-    Ok(summary)
+    lake::write_leased(&options.lake, "etl", &options.lease, async |publisher| {
+        load(&options, &objects, publisher).await
+    })
+    .await
 }
 
 /// Loads the given input objects into the lake (which must exist) through `publisher`, the

@@ -181,18 +181,10 @@ pub async fn run(
     let lake = Location::parse(&config.lake, s3, true)?;
     lake::ensure_lake(&lake).await?;
     // One lease for the whole job: ingest, ledger and deliveries (which read the lake).
-    let lease = lake::lease::acquire(&lake, "nightly", &options.lease).await?;
-    let outcome: Result<NightlyReport> = async {
-        let publisher = Publisher::new(&lake, &lease).await?;
-        let outcome = run_leased(config, now, s3, progress, options, &lake, &publisher).await?;
-        publisher.finish().await?;
-        Ok(outcome)
-    }
-    .await;
-    let released = lease.release().await;
-    let outcome = outcome?;
-    released?;
-    Ok(outcome)
+    lake::write_leased(&lake, "nightly", &options.lease, async |publisher| {
+        run_leased(config, now, s3, progress, options, &lake, publisher).await
+    })
+    .await
 }
 
 async fn run_leased(

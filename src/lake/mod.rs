@@ -10,6 +10,9 @@ pub mod publish;
 
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+use lease::LeaseOptions;
+use publish::Publisher;
+
 use crate::error::{Error, Result};
 use crate::store::Location;
 
@@ -85,4 +88,27 @@ pub async fn check_lake(lake: &Location) -> Result<()> {
         }
         Err(source) => Err(lake.store_error(source)),
     }
+}
+
+/// Runs `work` as the lake's one writer: takes the lease (waiting as `options` says), cleans
+/// what crashed runs staged, hands `work` the publisher, and gives the lease back whatever
+/// `work` returned, so a failed run never makes the next one wait for an expiry.
+pub async fn write_leased<T>(
+    lake: &Location,
+    command: &str,
+    options: &LeaseOptions,
+    work: impl AsyncFnOnce(&Publisher<'_>) -> Result<T>,
+) -> Result<T> {
+    let lease = lease::acquire(lake, command, options).await?;
+    let outcome: Result<T> = async {
+        let publisher = Publisher::new(lake, &lease).await?;
+        let value = work(&publisher).await?;
+        publisher.finish().await?;
+        Ok(value)
+    }
+    .await;
+    let released = lease.release().await;
+    let value = outcome?;
+    released?;
+    Ok(value)
 }

@@ -622,7 +622,12 @@ enum Fault {
     FailWrites = 1,
     /// Accept every request and never answer.
     StallAll = 2,
+    /// Answer GETs of objects whose key contains `DENIED_KEY` with 403 Access Denied.
+    DenyReads = 3,
 }
+
+/// What `Fault::DenyReads` refuses to serve.
+const DENIED_KEY: &str = "denied";
 
 /// An HTTP proxy on 127.0.0.1 in front of the server that injects faults. Each request goes
 /// upstream with `Connection: close`, so every request opens a connection and is inspected.
@@ -686,6 +691,17 @@ fn serve(client: TcpStream, upstream: &str, mode: u8, faults: &AtomicUsize) {
         faults.fetch_add(1, Ordering::SeqCst);
         // Hold the request unanswered until the client gives up and closes.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        return;
+    }
+    let request_line =
+        String::from_utf8_lossy(head.split(|&b| b == b'\n').next().unwrap_or_default()).to_string();
+    if mode == Fault::DenyReads as u8 && method == b"GET" && request_line.contains(DENIED_KEY) {
+        faults.fetch_add(1, Ordering::SeqCst);
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+        let _ = client.write_all(
+            format!("HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+        );
+        let _ = client.shutdown(Shutdown::Both);
         return;
     }
     if mode == Fault::FailWrites as u8 && write {
@@ -765,4 +781,188 @@ fn a_failing_or_stalled_server_is_retried_then_the_run_fails_leaving_the_lake_as
             .any(|k| k.ends_with("dt=2026-11-23/part-0.parquet"))
     );
     assert_ne!(after, before);
+}
+
+/// Several `etl` runs started together on one new S3 lake: one writer at a time through the
+/// lease (a conditional create on SeaweedFS), every row of every run in the lake. Then a
+/// writer killed with `kill -9` while it holds the lease: the next run waits for the lease to
+/// expire, takes it over and converges.
+#[test]
+fn concurrent_writers_on_s3_lose_no_row_and_a_crashed_writers_lease_is_taken_over() {
+    let weed = Weed::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    for i in 0..3 {
+        let out = tmp.path().join(format!("in{i}"));
+        let seed = format!("{}", 40 + i);
+        let r = run_env(
+            &[
+                "generate",
+                "--out",
+                out.to_str().unwrap(),
+                "--agents",
+                "2",
+                "--days",
+                "1",
+                "--start",
+                "2026-11-24",
+                "--seed",
+                &seed,
+            ],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        inputs.push(out);
+    }
+    let local = tmp.path().join("sequential");
+    for i in &inputs {
+        etl_source("agent-events", &local, &[i], &[]);
+    }
+    let lake = format!("s3://{BUCKET}/together");
+    let spawn = |input: &Path, extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_connect-lake"));
+        cmd.args(["--s3-endpoint", &weed.endpoint, "--s3-allow-http"])
+            .args(["etl", "--source", "agent-events", "--lake", &lake])
+            .args(extra)
+            .arg(input)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", "us-east-1")
+            .env("CI", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let children: Vec<_> = inputs
+        .iter()
+        .map(|i| spawn(i, &["--lock-wait", "120s"]))
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ids = "SELECT event_id, contact_count FROM agent_events ORDER BY event_id";
+    let s3_rows = weed.run(&["query", "--lake", &lake, "--format", "csv", ids]);
+    assert_eq!(s3_rows.code, 0, "{}", s3_rows.stderr);
+    assert_eq!(s3_rows.stdout, crate::support::query(&local, "csv", ids));
+    assert!(!weed.listing("together").contains_key("_connect_lake.lock"));
+
+    // kill -9 a writer once it holds the lease: its lease stays until it expires.
+    let mut child = spawn(&inputs[0], &["--lease-ttl", "3s"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !weed.listing("together").contains_key("_connect_lake.lock") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never took the lease"
+        );
+        std::thread::yield_now();
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    // A run that will not wait is refused, naming the dead holder...
+    let r = weed.run(&etl_args(&lake, inputs[1].to_str().unwrap()));
+    if weed.listing("together").contains_key("_connect_lake.lock") {
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains("is being written by run"), "{}", r.stderr);
+        assert!(r.stderr.contains("its lease expires at"), "{}", r.stderr);
+    }
+    // ...one that waits takes it over once it expired, and the lake converges.
+    let mut args = etl_args(&lake, inputs[0].to_str().unwrap());
+    args.extend(["--lock-wait", "60s"]);
+    let r = weed.run(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s3_rows = weed.run(&["query", "--lake", &lake, "--format", "csv", ids]);
+    assert_eq!(s3_rows.stdout, crate::support::query(&local, "csv", ids));
+    let check = weed.run(&["check", "--lake", &lake]);
+    assert_eq!(check.code, 0, "{}\n{}", check.stdout, check.stderr);
+}
+
+/// An input object the store refuses to serve (403) does not stop the nightly job: the other
+/// objects are loaded and the reports delivered, the object is reported and retried the next
+/// nights, and after --max-attempts nights the ledger records it as failed.
+#[test]
+fn nightly_reports_and_retries_an_unreadable_object_then_records_it_as_failed() {
+    let weed = Weed::start();
+    let proxy = Proxy::start(&weed.endpoint);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = weed.store(SECRET_KEY);
+    for (name, fixture) in [
+        ("a.ndjson", "report-scenarios.ndjson"),
+        ("denied.ndjson", "crosses-utc-midnight.ndjson"),
+    ] {
+        runtime()
+            .block_on(store.put(
+                &ObjectPath::from(format!("firehose/{name}")),
+                PutPayload::from(std::fs::read(crate::support::fixture(fixture)).unwrap()),
+            ))
+            .unwrap();
+    }
+    let config = tmp.path().join("connect-lake.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "lake = \"s3://{BUCKET}/lake\"\nreports_root = \"s3://{BUCKET}/delivered\"\n\
+             catch_up_days = 0\n\n[ingest]\nsource = \"agent-events\"\n\
+             inputs = [\"s3://{BUCKET}/firehose\"]\n\n[reports.logins]\n\
+             kind = \"login-logout\"\nrange = \"yesterday\"\nschedule = \"daily\"\nprefix = \"ops\"\n"
+        ),
+    )
+    .unwrap();
+    proxy.set(Fault::DenyReads);
+    let night = |now: &str| {
+        weed.run_with(
+            &proxy.endpoint,
+            SECRET_KEY,
+            &[
+                "nightly",
+                "--config",
+                config.to_str().unwrap(),
+                "--now",
+                now,
+                "--max-attempts",
+                "2",
+                "--s3-retries",
+                "0",
+            ],
+        )
+    };
+    let first = night("2026-11-26T06:00:00Z");
+    assert_eq!(first.code, 1, "{}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .contains("denied.ndjson could not be read (night 1), retried next night"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first
+            .stdout
+            .contains("report logins of 2026-11-26: written"),
+        "{}",
+        first.stdout
+    );
+    let ledger = String::from_utf8(weed.get("lake/_ledger/agent-events.ndjson")).unwrap();
+    assert!(
+        ledger.contains("a.ndjson") && ledger.contains("\"attempts\":1"),
+        "{ledger}"
+    );
+    let second = night("2026-11-27T06:00:00Z");
+    assert_eq!(second.code, 1, "{}", second.stdout);
+    assert!(
+        second.stdout.contains("recorded as failed in the ledger"),
+        "{}",
+        second.stdout
+    );
+    let third = night("2026-11-28T06:00:00Z");
+    assert_eq!(third.code, 0, "{}", third.stdout);
+    assert!(
+        third.stdout.contains("FAILED in earlier nights"),
+        "{}",
+        third.stdout
+    );
 }
