@@ -309,6 +309,10 @@ pub struct EtlArgs {
     /// Data-lake exports: what epoch numbers in timestamp columns count.
     #[arg(long, value_enum, default_value = "ms")]
     pub epoch_unit: EpochUnit,
+    /// Largest a gzip object may inflate to, in MiB; past it the rest of the object is one
+    /// reject (Firehose objects are at most 128 MiB).
+    #[arg(long, default_value_t = crate::etl::DEFAULT_MAX_OBJECT_MIB, value_name = "MIB")]
+    pub max_object_mib: usize,
     #[command(flatten)]
     pub lease: LeaseArgs,
 }
@@ -576,6 +580,7 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
         epoch_unit: args.epoch_unit,
         lease: args.lease.options(),
         keep_going: false,
+        max_object_bytes: args.max_object_mib.saturating_mul(1 << 20),
     })
     .await?;
     for message in &summary.reject_messages {
@@ -667,7 +672,7 @@ async fn deliver(
 ) -> Result<()> {
     match target {
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = output::Stdout::lock();
             output::write_stream(stream, format.rows()?, &mut out).await
         }
         Some(target) => {
@@ -722,7 +727,7 @@ async fn query_command(args: QueryArgs, s3: &S3Options) -> Result<()> {
         .await?
         .execute_stream()
         .await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = output::Stdout::lock();
     output::write_stream(stream, args.format, &mut out).await
 }
 

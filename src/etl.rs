@@ -15,6 +15,9 @@ use crate::schema;
 use crate::source::{self, InputObject};
 use crate::store::Location;
 
+/// Default of `--max-object-mib`: well above Firehose's 128 MiB objects.
+pub const DEFAULT_MAX_OBJECT_MIB: usize = 1024;
+
 /// Rows decoded before they are handed to the partitioner.
 const DECODE_BATCH_ROWS: usize = crate::decode::agent_events::ROWS;
 
@@ -66,6 +69,9 @@ pub struct EtlOptions {
     /// reported in `Summary::unreadable` and the run goes on (the nightly job retries it); off,
     /// it fails the run.
     pub keep_going: bool,
+    /// Largest an object may inflate to (`--max-object-mib`): a gzip bomb costs this much
+    /// memory, then the rest of it is rejected.
+    pub max_object_bytes: usize,
 }
 
 /// The accounting of a run; `--summary-json` writes it as is.
@@ -179,6 +185,7 @@ pub async fn load(
         let rejects = decode_object(
             object,
             bytes,
+            options.max_object_bytes,
             &mut decoder,
             &mut staging,
             &defs,
@@ -257,6 +264,7 @@ pub async fn load(
 fn decode_object(
     object: &InputObject,
     bytes: &[u8],
+    max_object_bytes: usize,
     decoder: &mut Decoder,
     staging: &mut Staging,
     defs: &[(&schema::TableDef, arrow::datatypes::SchemaRef)],
@@ -267,41 +275,18 @@ fn decode_object(
         let name = object.meta.location.filename().unwrap_or_default();
         let format = format.unwrap_or_else(|| lake_rows::detect_format(name, bytes));
         if format == InputFormat::Parquet {
-            let outcome = rows.decode_parquet(bytes::Bytes::copy_from_slice(bytes), |rows| {
-                flush_rows(rows, staging, defs)
-            });
-            let (records, mut found) = outcome.unwrap_or_else(|reason| {
-                // An unreadable Parquet file is one reject: the run goes on.
-                (
-                    1,
-                    vec![Reject {
-                        offset: 0,
-                        in_rows: false,
-                        reason,
-                        raw: Vec::new(),
-                    }],
-                )
-            });
+            // A damaged file keeps the rows before the damage; the rest is one reject.
+            let (records, mut found) = rows
+                .decode_parquet(bytes::Bytes::copy_from_slice(bytes), |rows| {
+                    flush_rows(rows, staging, defs)
+                })?;
             flush_rows(rows, staging, defs)?;
             summary.records_read += records;
             rejects.append(&mut found);
             return Ok(rejects);
         }
     }
-    let text = match decode::decompress(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            // A broken gzip stream: the object is one reject, the run goes on.
-            summary.records_read += 1;
-            rejects.push(Reject {
-                offset: 0,
-                in_rows: false,
-                reason: format!("gzip: {e}"),
-                raw: bytes.to_vec(),
-            });
-            return Ok(rejects);
-        }
-    };
+    let (text, inflate_failure) = decode::inflate(bytes, max_object_bytes);
     let records = match decoder {
         Decoder::Agent(decoder) => {
             decoder.start_object(&text);
@@ -348,6 +333,11 @@ fn decode_object(
         }
     };
     summary.records_read += records;
+    // What could not be inflated (damage, or past the cap) is one record, rejected.
+    if let Some(reject) = inflate_failure {
+        summary.records_read += 1;
+        rejects.push(reject);
+    }
     tracing::debug!(object = %object.url(), records, rejects = rejects.len(), "decoded");
     Ok(rejects)
 }

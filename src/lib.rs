@@ -21,6 +21,7 @@ pub mod partition;
 pub mod progress;
 pub mod report;
 pub mod schema;
+pub mod secrets;
 pub mod source;
 pub mod store;
 pub mod timeline;

@@ -16,12 +16,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    connect_lake::secrets::register_env();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| connect_lake::secrets::Stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,13 +36,16 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // `connect-lake query … | head` closes stdout early: not an error. Any other broken
+        // pipe (the store, a spill file) is.
+        Err(_) if connect_lake::output::stdout_closed() => ExitCode::SUCCESS,
         Err(e) => {
             // One line: scripts grep it, people read it.
-            match e.hint() {
-                Some(hint) => eprintln!("connect-lake: error: {} (hint: {hint})", chain(&e)),
-                None => eprintln!("connect-lake: error: {}", chain(&e)),
-            }
+            let line = match e.hint() {
+                Some(hint) => format!("connect-lake: error: {} (hint: {hint})", chain(&e)),
+                None => format!("connect-lake: error: {}", chain(&e)),
+            };
+            eprintln!("{}", connect_lake::secrets::redact(&line));
             ExitCode::from(if e.is_usage() { 2 } else { 1 })
         }
     }
@@ -60,20 +64,6 @@ fn chain(e: &Error) -> String {
         source = s.source();
     }
     text.replace('\n', " ")
-}
-
-/// `connect-lake query … | head` closes stdout early: not an error.
-fn is_broken_pipe(e: &Error) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        if s.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-        {
-            return true;
-        }
-        source = s.source();
-    }
-    e.to_string().contains("Broken pipe")
 }
 
 /// glibc's malloc hands large freed blocks back to the kernel (blocks over the mmap threshold,

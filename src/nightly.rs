@@ -237,6 +237,7 @@ async fn run_leased(
                 epoch_unit: Default::default(),
                 lease: options.lease.clone(),
                 keep_going: true,
+                max_object_bytes: etl::DEFAULT_MAX_OBJECT_MIB << 20,
             };
             let summary = etl::load(&etl_options, &new, publisher).await?;
             // Only after the data is committed: a run that fails before this is run again

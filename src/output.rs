@@ -22,6 +22,43 @@ pub enum Format {
     Ndjson,
 }
 
+/// Set once a write to stdout found it closed (`query … | head`): the one broken pipe that
+/// ends a run quietly. Decided where the write failed, never from an error's text.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether stdout was closed by its reader during this run.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Standard output for results: notes when the reader has gone away.
+pub struct Stdout(std::io::StdoutLock<'static>);
+
+impl Stdout {
+    pub fn lock() -> Stdout {
+        Stdout(std::io::stdout().lock())
+    }
+
+    fn note<T>(result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &result {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        result
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Self::note(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Self::note(self.0.flush())
+    }
+}
+
 fn io(e: std::io::Error) -> Error {
     Error::Io {
         path: "<stdout>".into(),
@@ -180,12 +217,13 @@ pub async fn write_object(
 
 /// A whole document (e.g. an SVG) on stdout.
 pub fn text(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = Stdout::lock();
     out.write_all(text.as_bytes()).map_err(io)
 }
 
 /// A line of text for the user on stdout (e.g. the accounting line of a run).
 pub fn line(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(io)
+    let mut out = Stdout::lock();
+    // Status lines can carry a store's error text: never a credential.
+    writeln!(out, "{}", crate::secrets::redact(text)).map_err(io)
 }

@@ -126,6 +126,11 @@ impl Location {
             Profile::load()?
         };
         if let Some(profile) = profile {
+            crate::secrets::register(&profile.access_key_id);
+            crate::secrets::register(&profile.secret_access_key);
+            if let Some(token) = &profile.session_token {
+                crate::secrets::register(token);
+            }
             builder = builder
                 .with_access_key_id(profile.access_key_id)
                 .with_secret_access_key(profile.secret_access_key);
@@ -237,7 +242,8 @@ impl Location {
 /// `AWS_CONFIG_FILE` (else `~/.aws/config`, sections `[profile name]` or `[default]`); the
 /// credentials file wins key by key. Without a profile, object_store's own chain applies
 /// (web identity, ECS, instance metadata).
-#[derive(Debug, PartialEq, Eq)]
+/// No `Debug`: it holds secrets, and a debug print of it is how they leak.
+#[derive(PartialEq, Eq)]
 struct Profile {
     access_key_id: String,
     secret_access_key: String,

@@ -806,6 +806,12 @@ fn check<'e, 'a>(raw: &'e RawEvent<'a>) -> std::result::Result<Checked<'e, 'a>, 
     let ts_text = required("EventTimestamp", &raw.event_timestamp)?;
     let event_ts = parse_timestamp(ts_text)
         .ok_or_else(|| format!("EventTimestamp does not parse: {ts_text:?}"))?;
+    if !super::plausible(event_ts) {
+        return Err(format!(
+            "EventTimestamp {ts_text:?} is outside {}",
+            super::PLAUSIBLE
+        ));
+    }
     let arn = required("AgentARN", &raw.agent_arn)?;
     let agent =
         parse_agent_arn(arn).ok_or_else(|| format!("AgentARN is not an agent ARN: {arn:?}"))?;

@@ -254,6 +254,17 @@ impl RowDecoder {
             if matches!(value, Typed::Null) && required {
                 return Err(format!("{name} is empty"));
             }
+            // The day a row lands in must be one Connect data can have (and Athena's
+            // partition projection shows).
+            if let Typed::Ts(t) = value {
+                if *name == self.table.partition_timestamp && !super::plausible(t) {
+                    return Err(format!(
+                        "{name}: {} is outside {}",
+                        super::show_micros(t),
+                        super::PLAUSIBLE
+                    ));
+                }
+            }
             typed.push(value);
         }
         for (b, v) in self.builders.iter_mut().zip(typed) {
@@ -290,7 +301,13 @@ impl RowDecoder {
     ) -> Result<(u64, Vec<Reject>)> {
         let mut rejects = Vec::new();
         let mut records = 0u64;
-        let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+        // Offsets count from the object's first byte, a byte-order mark included.
+        let bom = if text.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let text = &text[bom..];
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
@@ -324,7 +341,7 @@ impl RowDecoder {
                     // A CSV syntax error ends what can be read of the object.
                     records += 1;
                     rejects.push(Reject {
-                        offset: start as u64,
+                        offset: (start + bom) as u64,
                         in_rows: false,
                         reason: format!("CSV: {e}"),
                         raw: text[start.min(text.len())..].to_vec(),
@@ -349,7 +366,7 @@ impl RowDecoder {
                     raw = rest;
                 }
                 rejects.push(Reject {
-                    offset: start as u64,
+                    offset: (start + bom) as u64,
                     in_rows: false,
                     reason,
                     raw: raw.to_vec(),
@@ -377,8 +394,10 @@ impl RowDecoder {
                     e.valid_up_to()
                 )
             })?;
-            // CSV has no null: an empty field is one.
-            cells[i] = Some(if text.is_empty() {
+            // CSV has no null: an empty field is one, and so are `\N` (Hive and Athena
+            // TEXTFILE) and `NULL` where the column may be null.
+            let null_word = (text == "\\N" || text == "NULL") && self.schema.field(i).is_nullable();
+            cells[i] = Some(if text.is_empty() || null_word {
                 Cell::Null
             } else {
                 Cell::Text(Cow::Borrowed(text))
@@ -387,19 +406,45 @@ impl RowDecoder {
         self.push(cells)
     }
 
-    /// Decodes a Parquet export. Offsets in its rejects are row numbers, not bytes.
+    /// Decodes a Parquet export. Offsets in its rejects are row numbers, not bytes. A file
+    /// that cannot be read from some row on keeps the rows (and rejects) before it, and the
+    /// rest is one reject at that row; an error of `on_batch` (staging, spill) is the run's.
     pub fn decode_parquet(
         &mut self,
         bytes: Bytes,
         mut on_batch: impl FnMut(&mut Self) -> Result<()>,
-    ) -> std::result::Result<(u64, Vec<Reject>), String> {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.with_batch_size(8192).build())
-            .map_err(|e| format!("Parquet: {e}"))?;
+    ) -> Result<(u64, Vec<Reject>)> {
         let mut rejects = Vec::new();
+        let reader = match ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.with_batch_size(8192).build())
+        {
+            Ok(reader) => reader,
+            Err(e) => {
+                rejects.push(Reject {
+                    offset: 0,
+                    in_rows: true,
+                    reason: format!("Parquet: {e}"),
+                    raw: Vec::new(),
+                });
+                return Ok((1, rejects));
+            }
+        };
         let mut row_number = 0u64;
         for batch in reader {
-            let batch = batch.map_err(|e| format!("Parquet at row {row_number}: {e}"))?;
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => {
+                    rejects.push(Reject {
+                        offset: row_number,
+                        in_rows: true,
+                        reason: format!(
+                            "Parquet: the file cannot be read from row {row_number} on: {e}"
+                        ),
+                        raw: Vec::new(),
+                    });
+                    return Ok((row_number + 1, rejects));
+                }
+            };
             let schema = batch.schema();
             let columns: Vec<(usize, &ArrayRef)> = schema
                 .fields()
@@ -427,7 +472,7 @@ impl RowDecoder {
                 }
                 row_number += 1;
                 if self.rows >= super::agent_events::ROWS {
-                    on_batch(self).map_err(|e| e.to_string())?;
+                    on_batch(self)?;
                 }
             }
         }
@@ -702,20 +747,37 @@ fn to_typed(
     })
 }
 
+/// An epoch number as UTC micros under `unit`, refused when the instant is not one Connect
+/// data can have (2000 to 2100): the reason names the unit under which it would be.
 fn epoch_micros(value: f64, unit: EpochUnit) -> std::result::Result<i64, String> {
+    let name = |u: EpochUnit| match u {
+        EpochUnit::S => "seconds",
+        EpochUnit::Ms => "milliseconds",
+        EpochUnit::Us => "microseconds",
+    };
     let micros = (value * unit.micros() as f64).round();
-    // Years 1900..2400: anything else is a unit mix-up, not a time.
-    if !(-2.2e15..=13.6e15).contains(&micros) {
-        return Err(format!(
-            "epoch {value} in {} is out of range (see --epoch-unit)",
-            match unit {
-                EpochUnit::S => "seconds",
-                EpochUnit::Ms => "milliseconds",
-                EpochUnit::Us => "microseconds",
-            }
-        ));
+    if micros.is_finite() && super::plausible(micros as i64) {
+        return Ok(micros as i64);
     }
-    Ok(micros as i64)
+    let fits = [
+        (EpochUnit::S, "s"),
+        (EpochUnit::Ms, "ms"),
+        (EpochUnit::Us, "us"),
+    ]
+    .into_iter()
+    .find(|(u, _)| super::plausible((value * u.micros() as f64).round() as i64));
+    let hint = match fits {
+        Some((u, flag)) => format!("looks like epoch {}: use --epoch-unit {flag}", name(u)),
+        None if super::plausible((value / 1000.0).round() as i64) => {
+            "looks like epoch nanoseconds, which --epoch-unit does not take: divide by 1000 to microseconds".into()
+        }
+        None => "no epoch unit puts it there".into(),
+    };
+    Err(format!(
+        "epoch {value} in {} is outside {} ({hint})",
+        name(unit),
+        super::PLAUSIBLE
+    ))
 }
 
 /// A timestamp cell as text: empty is null, a number is epoch, else ISO-8601 — with `T` or a

@@ -70,6 +70,25 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
     }
 }
 
+/// Instants Connect data can have, 2000-01-01 to 2100-01-01 (UTC micros, end excluded).
+/// Anything else is a unit mix-up or a placeholder (year 0000, 9999), and would make a
+/// partition no engine's date projection shows.
+const PLAUSIBLE_MICROS: std::ops::Range<i64> = 946_684_800_000_000..4_102_444_800_000_000;
+/// The window, as reasons name it.
+pub const PLAUSIBLE: &str = "2000-01-01..2100-01-01";
+
+pub fn plausible(micros: i64) -> bool {
+    PLAUSIBLE_MICROS.contains(&micros)
+}
+
+/// An instant for a reason text.
+pub fn show_micros(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros).map_or_else(
+        || format!("{micros} µs"),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    )
+}
+
 /// A record that could not be decoded: where it was, why, and its bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reject {
@@ -84,16 +103,81 @@ pub struct Reject {
 /// Largest record the resync will look across; keeps garbage from costing quadratic time.
 const MAX_RECORD: usize = 1 << 20;
 
-/// Gunzips `bytes` when they start with the gzip magic (content decides, not the name).
-/// Concatenated gzip members, as Firehose can produce, are all read.
-pub fn decompress(bytes: &[u8]) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len() * 8);
-        flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out)?;
-        Ok(std::borrow::Cow::Owned(out))
-    } else {
-        Ok(std::borrow::Cow::Borrowed(bytes))
+/// Raw bytes kept in the reject of a damaged gzip stream, at most.
+pub const MAX_REJECT_RAW: usize = 1 << 20;
+
+/// Counts the compressed bytes the decoder has taken.
+struct Counting<'a> {
+    inner: &'a [u8],
+    taken: usize,
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken += n;
+        Ok(n)
     }
+}
+
+/// Gunzips `bytes` as a stream when they start with the gzip magic (content decides, not the
+/// name); concatenated gzip members, as Firehose can produce, are all read. What inflates
+/// before a damaged or truncated point is kept, and the failure is one [`Reject`] at the
+/// decompressed offset where it happened, holding the undecodable compressed tail (the first
+/// [`MAX_REJECT_RAW`] bytes of it). Inflating stops at `cap` bytes, so a bomb costs `cap`, and
+/// the rest of the object is one reject too.
+pub fn inflate(bytes: &[u8], cap: usize) -> (std::borrow::Cow<'_, [u8]>, Option<Reject>) {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return (std::borrow::Cow::Borrowed(bytes), None);
+    }
+    let mut counting = Counting {
+        inner: bytes,
+        taken: 0,
+    };
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(cap));
+    let mut chunk = vec![0u8; 256 * 1024];
+    let failure = {
+        let mut decoder = flate2::read::MultiGzDecoder::new(&mut counting);
+        loop {
+            match decoder.read(&mut chunk) {
+                Ok(0) => break None,
+                Ok(n) if out.len() + n > cap => {
+                    out.extend_from_slice(&chunk[..cap - out.len()]);
+                    break Some((
+                        format!(
+                            "inflates past --max-object-mib {} ({cap} bytes): the rest of the object is not read",
+                            cap >> 20
+                        ),
+                        None,
+                    ));
+                }
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) => break Some((String::new(), Some(e))),
+            }
+        }
+    };
+    let failure = failure.map(|(reason, error)| {
+        // The decoder reads ahead through its buffer: the damage is at or before `taken`.
+        let at = counting.taken.min(bytes.len());
+        let tail = &bytes[at.saturating_sub(64 * 1024)..];
+        let reason = match error {
+            Some(e) => format!(
+                "gzip stream damaged or truncated after {at} of {} compressed bytes ({} bytes inflated): {e}; raw holds {} of the last {} compressed bytes",
+                bytes.len(),
+                out.len(),
+                tail.len().min(MAX_REJECT_RAW),
+                tail.len()
+            ),
+            None => reason,
+        };
+        Reject {
+            offset: out.len() as u64,
+            in_rows: false,
+            reason,
+            raw: tail[..tail.len().min(MAX_REJECT_RAW)].to_vec(),
+        }
+    });
+    (std::borrow::Cow::Owned(out), failure)
 }
 
 /// Splits `buf` into JSON object records and feeds each to `attempt`, whatever the framing:
@@ -336,7 +420,41 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(b"{\"id\":5}").unwrap();
         let gz = enc.finish().unwrap();
-        assert_eq!(&*decompress(&gz).unwrap(), b"{\"id\":5}");
-        assert_eq!(&*decompress(b"{}").unwrap(), b"{}");
+        assert_eq!(&*inflate(&gz, 1 << 20).0, b"{\"id\":5}");
+        assert_eq!(&*inflate(b"{}", 1 << 20).0, b"{}");
+    }
+
+    #[test]
+    fn a_cut_gzip_keeps_what_inflated_and_a_bomb_stops_at_the_cap() {
+        use std::io::Write;
+        let records: String = (0..2000).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(records.as_bytes()).unwrap();
+        let gz = enc.finish().unwrap();
+        let cut = &gz[..gz.len() * 2 / 3];
+        let (text, failure) = inflate(cut, 1 << 30);
+        let failure = failure.expect("a cut stream fails");
+        assert!(
+            failure.reason.contains("gzip stream damaged or truncated"),
+            "{}",
+            failure.reason
+        );
+        assert_eq!(failure.offset, text.len() as u64);
+        let (ids, _, _) = run(&text);
+        assert!(ids.len() > 100, "{}", ids.len());
+        assert_eq!(ids, (0..ids.len() as u32).collect::<Vec<_>>());
+        // A bomb: 64 MiB of zeros in a small gzip, capped at 1 MiB.
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![b' '; 64 << 20]).unwrap();
+        let bomb = enc.finish().unwrap();
+        assert!(bomb.len() < 1 << 20);
+        let (text, failure) = inflate(&bomb, 1 << 20);
+        assert_eq!(text.len(), 1 << 20);
+        assert!(
+            failure
+                .unwrap()
+                .reason
+                .contains("inflates past --max-object-mib")
+        );
     }
 }

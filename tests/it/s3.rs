@@ -624,7 +624,13 @@ enum Fault {
     StallAll = 2,
     /// Answer GETs of objects whose key contains `DENIED_KEY` with 403 Access Denied.
     DenyReads = 3,
+    /// Answer every request with an error whose body echoes the credentials, as some stores'
+    /// error responses and request dumps do.
+    EchoSecrets = 4,
 }
+
+/// The session token the secret-echo test signs with.
+const SESSION_TOKEN: &str = "FwoGZXIvYXdzEXAMPLEsessionTOKENthatMustNeverLeak";
 
 /// What `Fault::DenyReads` refuses to serve.
 const DENIED_KEY: &str = "denied";
@@ -700,6 +706,17 @@ fn serve(client: TcpStream, upstream: &str, mode: u8, faults: &AtomicUsize) {
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
         let _ = client.write_all(
             format!("HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+        );
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    }
+    if mode == Fault::EchoSecrets as u8 {
+        faults.fetch_add(1, Ordering::SeqCst);
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidToken</Code><Message>The provided token is malformed: {SESSION_TOKEN} (secret {SECRET_KEY})</Message><AWSAccessKeyId>{ACCESS_KEY}</AWSAccessKeyId></Error>"
+        );
+        let _ = client.write_all(
+            format!("HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes(),
         );
         let _ = client.shutdown(Shutdown::Both);
         return;
@@ -965,4 +982,46 @@ fn nightly_reports_and_retries_an_unreadable_object_then_records_it_as_failed() 
         "{}",
         third.stdout
     );
+}
+
+/// An error response that echoes the credentials (the session token, the secret, the access
+/// key) never reaches stderr, debug logs included.
+#[test]
+fn credentials_echoed_by_an_error_response_are_redacted() {
+    let weed = Weed::start();
+    let proxy = Proxy::start(&weed.endpoint);
+    proxy.set(Fault::EchoSecrets);
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    // The first request lists the input: a GET, whose error body the client reads.
+    let input = format!("s3://{BUCKET}/input");
+    let r = run_env(
+        &[
+            "--s3-endpoint",
+            &proxy.endpoint,
+            "--s3-allow-http",
+            "--s3-retries",
+            "0",
+            "etl",
+            "--source",
+            "agent-events",
+            "--lake",
+            lake.to_str().unwrap(),
+            &input,
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_SESSION_TOKEN", SESSION_TOKEN),
+            ("AWS_REGION", "us-east-1"),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    assert_ne!(r.code, 0);
+    assert!(proxy.faults.load(Ordering::SeqCst) > 0);
+    assert!(r.stderr.contains("[REDACTED]"), "{}", r.stderr);
+    for secret in [SESSION_TOKEN, SECRET_KEY, ACCESS_KEY] {
+        assert!(!r.stderr.contains(secret), "{secret} leaked: {}", r.stderr);
+        assert!(!r.stdout.contains(secret));
+    }
 }
