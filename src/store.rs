@@ -242,7 +242,7 @@ impl Location {
 /// `AWS_CONFIG_FILE` (else `~/.aws/config`, sections `[profile name]` or `[default]`); the
 /// credentials file wins key by key. Without a profile, object_store's own chain applies
 /// (web identity, ECS, instance metadata).
-/// No `Debug`: it holds secrets, and a debug print of it is how they leak.
+/// Its `Debug` is written by hand and shows no key: a derived one is how secrets leak.
 #[derive(PartialEq, Eq)]
 struct Profile {
     access_key_id: String,
@@ -250,6 +250,18 @@ struct Profile {
     session_token: Option<String>,
     region: Option<String>,
     endpoint_url: Option<String>,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("access_key_id", &"[REDACTED]")
+            .field("secret_access_key", &"[REDACTED]")
+            .field("session_token", &self.session_token.as_ref().map(|_| "[REDACTED]"))
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .finish()
+    }
 }
 
 impl Profile {
