@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 VENV_OK := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test interop check bench build clean-demo
+.PHONY: help demo test interop check bench build clean-demo fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,10 @@ test: $(VENV_OK) ## run every test: unit, integration (S3 on a local SeaweedFS),
 
 interop: $(VENV_OK) build ## Spark and DuckDB read a generated lake and agree with connect-lake
 	$(PY) tests/interop/readers.py --bin $(BIN)
+
+FUZZ_SECONDS ?= 60
+fuzz: ## run the input fuzzer of the tests for FUZZ_SECONDS (default 60) with fresh seeds
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --locked --test it fuzz::fuzz_for_a_while -- --ignored --nocapture
 
 check: ## formatting and lints
 	$(CARGO) fmt --all -- --check

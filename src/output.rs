@@ -40,10 +40,10 @@ impl Stdout {
     }
 
     fn note<T>(result: std::io::Result<T>) -> std::io::Result<T> {
-        if let Err(e) = &result {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
+        if let Err(e) = &result
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         result
     }

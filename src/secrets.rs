@@ -17,12 +17,12 @@ pub fn register(secret: &str) {
     if secret.len() < MIN_LEN {
         return;
     }
-    if let Ok(mut all) = SECRETS.lock() {
-        if !all.iter().any(|s| s == secret) {
-            all.push(secret.to_string());
-            // Longest first, so a secret that contains another is hidden whole.
-            all.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        }
+    if let Ok(mut all) = SECRETS.lock()
+        && !all.iter().any(|s| s == secret)
+    {
+        all.push(secret.to_string());
+        // Longest first, so a secret that contains another is hidden whole.
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 }
 

@@ -257,7 +257,10 @@ impl std::fmt::Debug for Profile {
         f.debug_struct("Profile")
             .field("access_key_id", &"[REDACTED]")
             .field("secret_access_key", &"[REDACTED]")
-            .field("session_token", &self.session_token.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "[REDACTED]"),
+            )
             .field("region", &self.region)
             .field("endpoint_url", &self.endpoint_url)
             .finish()

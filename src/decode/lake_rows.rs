@@ -256,14 +256,15 @@ impl RowDecoder {
             }
             // The day a row lands in must be one Connect data can have (and Athena's
             // partition projection shows).
-            if let Typed::Ts(t) = value {
-                if *name == self.table.partition_timestamp && !super::plausible(t) {
-                    return Err(format!(
-                        "{name}: {} is outside {}",
-                        super::show_micros(t),
-                        super::PLAUSIBLE
-                    ));
-                }
+            if let Typed::Ts(t) = value
+                && *name == self.table.partition_timestamp
+                && !super::plausible(t)
+            {
+                return Err(format!(
+                    "{name}: {} is outside {}",
+                    super::show_micros(t),
+                    super::PLAUSIBLE
+                ));
             }
             typed.push(value);
         }

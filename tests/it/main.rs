@@ -7,6 +7,8 @@
 mod cli;
 mod data_lake;
 mod etl;
+mod fuzz;
+mod hostile_input;
 mod lake_writes;
 mod nightly;
 mod real_records;
