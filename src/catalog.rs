@@ -36,6 +36,10 @@ pub const VIEWS: &[(&str, &str)] = &[
         include_str!("../sql/login_logout_sessions.sql"),
     ),
     (
+        "agent_activity_segments",
+        include_str!("../sql/agent_activity_segments.sql"),
+    ),
+    (
         "contact_flow_paths",
         include_str!("../sql/contact_flow_paths.sql"),
     ),

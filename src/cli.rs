@@ -144,6 +144,19 @@ pub enum ReportCommand {
         after_help = "Examples:\n  connect-lake report login-logout --lake ./lake --range yesterday --tz Europe/Dublin\n  connect-lake report login-logout --lake ./lake --from 2026-11-24T08:00 --to 2026-11-24T18:00 --hierarchy Seattle --format table"
     )]
     LoginLogout(LoginLogoutArgs),
+    /// Per agent and interval: online, on-contact, idle, incoming, after-contact-work,
+    /// non-productive and error seconds, occupancy and contacts handled (Connect's agent
+    /// metrics for any range, zone and interval).
+    #[command(
+        after_help = "Examples:\n  connect-lake report agent-activity --lake ./lake --interval 30m --range yesterday --tz America/New_York\n  connect-lake report agent-activity --lake ./lake --interval 1d --from 2026-11-01T00:00 --to 2026-12-01T00:00 --hierarchy Seattle"
+    )]
+    AgentActivity(ActivityArgs),
+    /// Per agent, interval and audit status: the seconds spent in it; --format svg draws the
+    /// team's day.
+    #[command(
+        after_help = "Examples:\n  connect-lake report status-time --lake ./lake --interval 60m --date 2026-11-24 --tz Europe/Dublin\n  connect-lake report status-time --lake ./lake --interval 1d --range yesterday --format svg --output team.svg"
+    )]
+    StatusTime(ActivityArgs),
     /// Run a report saved in the config file by name.
     #[command(
         after_help = "Example:\n  connect-lake report run daily-logins --config connect-lake.toml --format table"
@@ -238,6 +251,36 @@ pub struct AuditArgs {
     /// The local day, YYYY-MM-DD.
     #[arg(long, value_parser = parse_date)]
     pub date: chrono::NaiveDate,
+}
+
+#[derive(Debug, Args)]
+pub struct ActivityArgs {
+    #[command(flatten)]
+    pub common: ReportCommon,
+    /// The length of each interval: buckets aligned on local midnight of --tz.
+    #[arg(long, value_enum)]
+    pub interval: report::activity::Interval,
+    /// One local day, YYYY-MM-DD.
+    #[arg(long, value_parser = parse_date, conflicts_with_all = ["range", "from", "to"])]
+    pub date: Option<chrono::NaiveDate>,
+    /// A preset range, as in the console.
+    #[arg(long, value_enum, conflicts_with_all = ["from", "to"], required_unless_present_any = ["from", "date"])]
+    pub range: Option<crate::report::Preset>,
+    /// Start of a custom range (inclusive): local time in --tz, or with an offset.
+    #[arg(long, requires = "to", value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of a custom range (exclusive).
+    #[arg(long, requires = "from", value_name = "TIME")]
+    pub to: Option<String>,
+    /// Only these agents (repeatable).
+    #[arg(long = "agent", value_name = "USERNAME")]
+    pub agents: Vec<String>,
+    /// Only agents in a hierarchy group of this name, at any level (repeatable).
+    #[arg(long = "hierarchy", value_name = "NAME")]
+    pub hierarchy: Vec<String>,
+    /// Only agents with this routing profile (repeatable).
+    #[arg(long = "routing-profile", value_name = "NAME")]
+    pub routing_profiles: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -432,6 +475,42 @@ pub async fn run(cli: Cli) -> Result<()> {
                     Some(target) => output::write_object(target, svg.into_bytes(), &s3).await,
                 };
             }
+            deliver(
+                stream,
+                args.common.format,
+                args.common.output.as_deref(),
+                &s3,
+            )
+            .await
+        }
+        Command::Report(ReportCommand::AgentActivity(args)) => {
+            let (lake, request) = activity_request(&args, &s3)?;
+            if args.common.format == ReportFormat::Svg {
+                return Err(Error::usage_with_hint(
+                    "--format svg draws status-time and audit reports",
+                    "use `report status-time --format svg` for the team's day",
+                ));
+            }
+            let stream = report::activity::agent_activity(&lake, &request).await?;
+            deliver(
+                stream,
+                args.common.format,
+                args.common.output.as_deref(),
+                &s3,
+            )
+            .await
+        }
+        Command::Report(ReportCommand::StatusTime(args)) => {
+            let (lake, request) = activity_request(&args, &s3)?;
+            if args.common.format == ReportFormat::Svg {
+                let rows = report::activity::team_timeline(&lake, &request).await?;
+                let svg = crate::timeline::team_svg(request.tz, request.window, &rows);
+                return match &args.common.output {
+                    None => output::text(&svg),
+                    Some(target) => output::write_object(target, svg.into_bytes(), &s3).await,
+                };
+            }
+            let stream = report::activity::status_time(&lake, &request).await?;
             deliver(
                 stream,
                 args.common.format,
@@ -652,6 +731,44 @@ async fn run_saved(args: RunArgs, s3: &S3Options) -> Result<()> {
             };
             report::login_logout(&lake, &request).await?
         }
+        Kind::AgentActivity | Kind::StatusTime => {
+            let window = match args.date {
+                Some(date) => report::local_day(date, tz),
+                None => report::window(
+                    saved.range,
+                    saved.from.as_deref(),
+                    saved.to.as_deref(),
+                    tz,
+                    now,
+                )?
+                .unwrap_or_else(|| report::Preset::Yesterday.window(tz, now)),
+            };
+            let request = report::activity::Activity {
+                window,
+                tz,
+                interval: saved.interval.unwrap_or(report::activity::Interval::M60),
+                now,
+                agents: saved.agents.clone(),
+                hierarchy: saved.hierarchy.clone(),
+                routing_profiles: saved.routing_profiles.clone(),
+            };
+            if args.format == ReportFormat::Svg {
+                if saved.kind != Kind::StatusTime {
+                    return Err(Error::usage("--format svg draws status-time reports"));
+                }
+                let rows = report::activity::team_timeline(&lake, &request).await?;
+                let svg = crate::timeline::team_svg(tz, request.window, &rows);
+                return match args.output.as_deref() {
+                    None => output::text(&svg),
+                    Some(target) => output::write_object(target, svg.into_bytes(), s3).await,
+                };
+            }
+            if saved.kind == Kind::AgentActivity {
+                report::activity::agent_activity(&lake, &request).await?
+            } else {
+                report::activity::status_time(&lake, &request).await?
+            }
+        }
     };
     deliver(stream, args.format, args.output.as_deref(), s3).await
 }
@@ -661,6 +778,39 @@ fn now(common: &ReportCommon) -> Result<chrono::DateTime<chrono::Utc>> {
         Some(text) => report::parse_instant(text, common.tz),
         None => Ok(chrono::Utc::now()),
     }
+}
+
+/// The lake and request of `agent-activity` and `status-time`.
+fn activity_request(
+    args: &ActivityArgs,
+    s3: &S3Options,
+) -> Result<(Location, report::activity::Activity)> {
+    let now = now(&args.common)?;
+    let tz = args.common.tz;
+    let window = match args.date {
+        Some(date) => report::local_day(date, tz),
+        None => report::window(
+            args.range,
+            args.from.as_deref(),
+            args.to.as_deref(),
+            tz,
+            now,
+        )?
+        .ok_or_else(|| Error::usage("give --date, --range or --from and --to"))?,
+    };
+    let lake = Location::parse(&args.common.lake, s3, false)?;
+    Ok((
+        lake,
+        report::activity::Activity {
+            window,
+            tz,
+            interval: args.interval,
+            now,
+            agents: args.agents.clone(),
+            hierarchy: args.hierarchy.clone(),
+            routing_profiles: args.routing_profiles.clone(),
+        },
+    ))
 }
 
 /// A report's rows to stdout, streamed, or to `--output` as one atomic write.

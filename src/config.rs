@@ -61,6 +61,17 @@ fn default_page_index() -> bool {
 pub enum Kind {
     Audit,
     LoginLogout,
+    AgentActivity,
+    StatusTime,
+}
+
+/// What a saved report is delivered as: CSV, or (status-time only) the team picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SavedFormat {
+    #[default]
+    Csv,
+    Svg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -97,6 +108,11 @@ pub struct SavedReport {
     /// The folder under `<reports_root>/Reports/` scheduled runs are delivered to.
     #[serde(default)]
     pub prefix: String,
+    /// Agent activity and status time: the length of each interval (`15m`, `30m`, `60m`, `1d`).
+    pub interval: Option<crate::report::activity::Interval>,
+    /// `svg` delivers status time as the team picture (`<name>-YYYY-MM-DD.svg`).
+    #[serde(default)]
+    pub format: SavedFormat,
 }
 
 fn default_tz() -> String {
@@ -184,11 +200,21 @@ impl SavedReport {
                     return Err("field agent: an audit report needs the agent's username".into());
                 }
             }
-            Kind::LoginLogout => {
+            Kind::LoginLogout | Kind::AgentActivity | Kind::StatusTime => {
                 if self.agent.is_some() {
                     return Err(
-                        "field agent: a login-logout report filters with agents = [...]".into(),
+                        "field agent: this kind of report filters with agents = [...]".into(),
                     );
+                }
+                let activity = matches!(self.kind, Kind::AgentActivity | Kind::StatusTime);
+                if activity && self.interval.is_none() {
+                    return Err(
+                        "field interval: give interval = \"15m\", \"30m\", \"60m\" or \"1d\""
+                            .into(),
+                    );
+                }
+                if !activity && self.interval.is_some() {
+                    return Err("field interval: only for agent-activity and status-time".into());
                 }
                 match (&self.range, &self.from, &self.to) {
                     (Some(_), None, None) | (None, Some(_), Some(_)) => {}
@@ -196,6 +222,9 @@ impl SavedReport {
                     _ => return Err("field range: give range, or from and to".into()),
                 }
             }
+        }
+        if self.format == SavedFormat::Svg && self.kind != Kind::StatusTime {
+            return Err("field format: svg is for status-time reports".into());
         }
         match self.schedule {
             Some(Schedule::Weekly) => {

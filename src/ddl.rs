@@ -54,6 +54,7 @@ pub const SPARK_VIEWS: &[&str] = &[
     "agent_events_resolved",
     "agent_status_intervals",
     "login_logout_sessions",
+    "agent_activity_segments",
 ];
 
 /// The report views, the same text DataFusion runs (`unix_micros`/`unix_millis` are Spark's

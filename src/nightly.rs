@@ -321,7 +321,11 @@ pub fn delivery_path(
     } else {
         format!("{root}/Reports/{prefix}")
     };
-    format!("{folder}/{name}-{day}.csv")
+    let extension = match saved.format {
+        crate::config::SavedFormat::Csv => "csv",
+        crate::config::SavedFormat::Svg => "svg",
+    };
+    format!("{folder}/{name}-{day}.{extension}")
 }
 
 async fn delivered(target: &str, s3: &S3Options) -> bool {
@@ -365,6 +369,27 @@ async fn deliver_scheduled(
                 routing_profiles: saved.routing_profiles.clone(),
             };
             report::login_logout(lake, &request).await?
+        }
+        Kind::AgentActivity | Kind::StatusTime => {
+            let request = report::activity::Activity {
+                window: report::local_day(covered, tz),
+                tz,
+                interval: saved.interval.unwrap_or(report::activity::Interval::M60),
+                now: run_at,
+                agents: saved.agents.clone(),
+                hierarchy: saved.hierarchy.clone(),
+                routing_profiles: saved.routing_profiles.clone(),
+            };
+            if saved.format == crate::config::SavedFormat::Svg {
+                let rows = report::activity::team_timeline(lake, &request).await?;
+                let svg = crate::timeline::team_svg(tz, request.window, &rows);
+                return output::write_object(target, svg.into_bytes(), s3).await;
+            }
+            if saved.kind == Kind::AgentActivity {
+                report::activity::agent_activity(lake, &request).await?
+            } else {
+                report::activity::status_time(lake, &request).await?
+            }
         }
     };
     let mut bytes = Vec::new();

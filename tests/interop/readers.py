@@ -234,6 +234,8 @@ def main():
     for view, timestamps in [
         ("agent_status_intervals", ["start_timestamp", "end_timestamp"]),
         ("login_logout_sessions", ["login_timestamp", "logout_timestamp", "last_seen_timestamp"]),
+        ("agent_events_resolved", ["event_timestamp"]),
+        ("agent_activity_segments", ["start_timestamp", "end_timestamp"]),
     ]:
         df = spark.table(f"connect.{view}")
         names = df.columns

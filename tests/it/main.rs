@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod activity;
 mod cli;
 mod data_lake;
 mod etl;

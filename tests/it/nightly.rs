@@ -223,3 +223,72 @@ fn saved_reports_run_by_name_and_bad_configs_name_the_report_and_field() {
     }
     insta::assert_snapshot!("config_errors", messages);
 }
+
+/// Agent activity and status time, saved and scheduled: CSV (and the team picture as SVG)
+/// delivered for the previous local day, the same rows `report run` and the command give.
+#[test]
+fn agent_activity_and_status_time_are_saved_and_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("in")).unwrap();
+    std::fs::copy(fixture("activity-kathmandu.ndjson"), d.join("in/a.ndjson")).unwrap();
+    std::fs::write(
+        d.join("connect-lake.toml"),
+        r#"
+lake = "./lake"
+reports_root = "./delivered"
+catch_up_days = 0
+
+[ingest]
+source = "agent-events"
+inputs = ["./in"]
+
+[reports.activity]
+kind = "agent-activity"
+tz = "Asia/Kathmandu"
+interval = "15m"
+schedule = "daily"
+prefix = "wfm"
+
+[reports.team]
+kind = "status-time"
+tz = "Asia/Kathmandu"
+interval = "60m"
+format = "svg"
+schedule = "daily"
+prefix = "wfm"
+"#,
+    )
+    .unwrap();
+    // 2026-11-25 00:30 in Kathmandu: both cover the 24th.
+    let r = run_in(d, &["nightly", "--now", "2026-11-24T18:45:00Z"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        delivered(d),
+        [
+            "Reports/wfm/activity-2026-11-25.csv",
+            "Reports/wfm/team-2026-11-25.svg"
+        ]
+    );
+    let csv =
+        std::fs::read_to_string(d.join("delivered/Reports/wfm/activity-2026-11-25.csv")).unwrap();
+    assert_eq!(csv, expected("activity-kathmandu.agent-activity-15m.csv"));
+    let svg = std::fs::read_to_string(d.join("delivered/Reports/wfm/team-2026-11-25.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<title>mia: Connected"),
+        "{svg}"
+    );
+    // `report run` gives the same rows for the day asked.
+    let r = run_in(d, &["report", "run", "activity", "--date", "2026-11-24"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, csv);
+    // A saved activity report without an interval is refused, naming the field.
+    std::fs::write(
+        d.join("bad.toml"),
+        "[reports.x]\nkind = \"status-time\"\nrange = \"yesterday\"\n",
+    )
+    .unwrap();
+    let r = run_in(d, &["report", "run", "x", "--config", "bad.toml"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("field interval"), "{}", r.stderr);
+}

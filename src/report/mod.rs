@@ -16,12 +16,14 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 
+pub mod activity;
+
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::store::Location;
 
-const AUDIT_SQL: &str = include_str!("../sql/reports/audit.sql");
-const LOGIN_LOGOUT_SQL: &str = include_str!("../sql/reports/login_logout.sql");
+const AUDIT_SQL: &str = include_str!("../../sql/reports/audit.sql");
+const LOGIN_LOGOUT_SQL: &str = include_str!("../../sql/reports/login_logout.sql");
 /// The views each report's SQL reads, with the views those read.
 const AUDIT_VIEWS: &[&str] = &[
     "agent_contact_status",
@@ -49,7 +51,7 @@ pub struct LoginLogout {
     pub routing_profiles: Vec<String>,
 }
 
-fn dt_of(t: DateTime<Utc>) -> String {
+pub(crate) fn dt_of(t: DateTime<Utc>) -> String {
     crate::partition::dt_label(crate::partition::day_of(t.timestamp_micros()))
 }
 
@@ -74,11 +76,11 @@ async fn partition_days(lake: &Location) -> Result<Vec<String>> {
     Ok(days)
 }
 
-fn ts_param(t: DateTime<Utc>) -> ScalarValue {
+pub(crate) fn ts_param(t: DateTime<Utc>) -> ScalarValue {
     ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
 }
 
-fn list_param(values: &[String]) -> ScalarValue {
+pub(crate) fn list_param(values: &[String]) -> ScalarValue {
     let items: Vec<ScalarValue> = values
         .iter()
         .map(|v| ScalarValue::Utf8(Some(v.clone())))
@@ -320,36 +322,56 @@ async fn string_set(
 }
 
 /// The audit's rows as timeline slices (status, start, end), read back from its stream.
-pub async fn slices(mut stream: SendableRecordBatchStream) -> Result<Vec<crate::timeline::Slice>> {
+pub async fn slices(stream: SendableRecordBatchStream) -> Result<Vec<crate::timeline::Slice>> {
+    Ok(agent_slices(stream)
+        .await?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect())
+}
+
+/// Rows with `agent_username`, `status`, `start_time`, `end_time` (localized text) as
+/// `(agent, slice)`, in stream order.
+pub(crate) async fn agent_slices(
+    mut stream: SendableRecordBatchStream,
+) -> Result<Vec<(String, crate::timeline::Slice)>> {
     let mut out = Vec::new();
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         let text = |name: &str| -> Result<arrow::array::StringArray> {
             let column = batch
                 .column_by_name(name)
-                .ok_or_else(|| Error::Other(format!("audit has no column {name}")))?;
+                .ok_or_else(|| Error::Other(format!("report has no column {name}")))?;
             Ok(arrow::compute::cast(column, &DataType::Utf8)?
                 .as_string::<i32>()
                 .clone())
         };
-        let (status, start, end) = (text("status")?, text("start_time")?, text("end_time")?);
+        let (agent, status, start, end) = (
+            text("agent_username")?,
+            text("status")?,
+            text("start_time")?,
+            text("end_time")?,
+        );
         for i in 0..batch.num_rows() {
             let time = |a: &arrow::array::StringArray| {
                 DateTime::parse_from_rfc3339(a.value(i))
                     .map(|t| t.with_timezone(&Utc))
                     .map_err(|e| Error::Other(e.to_string()))
             };
-            out.push(crate::timeline::Slice {
-                status: status.value(i).to_string(),
-                start: time(&start)?,
-                end: time(&end)?,
-            });
+            out.push((
+                agent.value(i).to_string(),
+                crate::timeline::Slice {
+                    status: status.value(i).to_string(),
+                    start: time(&start)?,
+                    end: time(&end)?,
+                },
+            ));
         }
     }
     Ok(out)
 }
 
-async fn run(
+pub(crate) async fn run(
     ctx: &SessionContext,
     sql: &str,
     params: Vec<ScalarValue>,
@@ -363,7 +385,7 @@ async fn run(
 }
 
 /// An unknown username is a usage error that names the closest ones the lake knows.
-async fn check_agents(ctx: &SessionContext, agents: &[String]) -> Result<()> {
+pub(crate) async fn check_agents(ctx: &SessionContext, agents: &[String]) -> Result<()> {
     if agents.is_empty() {
         return Ok(());
     }
