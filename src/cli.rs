@@ -253,6 +253,20 @@ pub struct AuditArgs {
     pub date: chrono::NaiveDate,
 }
 
+/// The filters of the range reports: OR within a kind, AND across kinds.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only these agents (repeatable).
+    #[arg(long = "agent", value_name = "USERNAME")]
+    pub agents: Vec<String>,
+    /// Only agents in a hierarchy group of this name, at any level (repeatable).
+    #[arg(long = "hierarchy", value_name = "NAME")]
+    pub hierarchy: Vec<String>,
+    /// Only agents with this routing profile (repeatable).
+    #[arg(long = "routing-profile", value_name = "NAME")]
+    pub routing_profiles: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ActivityArgs {
     #[command(flatten)]
@@ -272,15 +286,8 @@ pub struct ActivityArgs {
     /// End of a custom range (exclusive).
     #[arg(long, requires = "from", value_name = "TIME")]
     pub to: Option<String>,
-    /// Only these agents (repeatable).
-    #[arg(long = "agent", value_name = "USERNAME")]
-    pub agents: Vec<String>,
-    /// Only agents in a hierarchy group of this name, at any level (repeatable).
-    #[arg(long = "hierarchy", value_name = "NAME")]
-    pub hierarchy: Vec<String>,
-    /// Only agents with this routing profile (repeatable).
-    #[arg(long = "routing-profile", value_name = "NAME")]
-    pub routing_profiles: Vec<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -296,15 +303,8 @@ pub struct LoginLogoutArgs {
     /// End of a custom range (exclusive).
     #[arg(long, requires = "from", value_name = "TIME")]
     pub to: Option<String>,
-    /// Only these agents (repeatable).
-    #[arg(long = "agent", value_name = "USERNAME")]
-    pub agents: Vec<String>,
-    /// Only agents in a hierarchy group of this name, at any level (repeatable).
-    #[arg(long = "hierarchy", value_name = "NAME")]
-    pub hierarchy: Vec<String>,
-    /// Only agents with this routing profile (repeatable).
-    #[arg(long = "routing-profile", value_name = "NAME")]
-    pub routing_profiles: Vec<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 fn parse_tz(text: &str) -> std::result::Result<chrono_tz::Tz, String> {
@@ -585,9 +585,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             let request = report::LoginLogout {
                 window,
                 tz,
-                agents: args.agents,
-                hierarchy: args.hierarchy,
-                routing_profiles: args.routing_profiles,
+                agents: args.filters.agents,
+                hierarchy: args.filters.hierarchy,
+                routing_profiles: args.filters.routing_profiles,
             };
             let lake = Location::parse(&args.common.lake, &s3, false)?;
             let stream = report::login_logout(&lake, &request).await?;
@@ -806,9 +806,9 @@ fn activity_request(
             tz,
             interval: args.interval,
             now,
-            agents: args.agents.clone(),
-            hierarchy: args.hierarchy.clone(),
-            routing_profiles: args.routing_profiles.clone(),
+            agents: args.filters.agents.clone(),
+            hierarchy: args.filters.hierarchy.clone(),
+            routing_profiles: args.filters.routing_profiles.clone(),
         },
     ))
 }

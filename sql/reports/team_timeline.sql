@@ -1,27 +1,6 @@
--- The team's picture for `status-time --format svg`: every status interval of the agents the
--- filters keep (as status_time.sql), clipped to the range, in username then time order.
---   $1 range start (UTC)   $2 range end   $3 where an open interval ends: min(range end, now)
---   $4 usernames   $5 hierarchy group names (any level)   $6 routing profile names
-WITH identity AS (
-  SELECT agent_arn, event_timestamp,
-         max(routing_profile_name) AS routing_profile_name,
-         max(hierarchy_level1_name) AS h1, max(hierarchy_level2_name) AS h2,
-         max(hierarchy_level3_name) AS h3, max(hierarchy_level4_name) AS h4,
-         max(hierarchy_level5_name) AS h5
-  FROM agent_events_resolved
-  WHERE event_type <> 'HEART_BEAT'
-  GROUP BY agent_arn, event_timestamp
-)
-SELECT i.username AS agent_username, i.status,
-       CASE WHEN i.start_timestamp < $1 THEN $1 ELSE i.start_timestamp END AS start_time,
-       CASE WHEN coalesce(i.end_timestamp, $3) > $2 THEN $2 ELSE coalesce(i.end_timestamp, $3) END AS end_time
-FROM agent_status_intervals i
-JOIN identity d ON d.agent_arn = i.agent_arn AND d.event_timestamp = i.start_timestamp
-WHERE i.start_timestamp < $2
-  AND coalesce(i.end_timestamp, $3) > $1
-  AND coalesce(i.end_timestamp, $3) > i.start_timestamp
-  AND (cardinality($4) = 0 OR array_has($4, i.username))
-  AND (cardinality($5) = 0 OR array_has($5, d.h1) OR array_has($5, d.h2) OR array_has($5, d.h3)
-       OR array_has($5, d.h4) OR array_has($5, d.h5))
-  AND (cardinality($6) = 0 OR array_has($6, d.routing_profile_name))
-ORDER BY i.username, start_time
+-- The team's picture for `status-time --format svg`, after status_intervals_in_range.sql:
+-- every clipped status interval, in username then time order.
+SELECT username AS agent_username, status, part_from AS start_time, part_to AS end_time
+FROM clipped
+WHERE part_to > part_from
+ORDER BY username, part_from

@@ -22,8 +22,15 @@ use crate::error::{Error, Result};
 use crate::store::Location;
 
 const AGENT_ACTIVITY_SQL: &str = include_str!("../../sql/reports/agent_activity.sql");
-const STATUS_TIME_SQL: &str = include_str!("../../sql/reports/status_time.sql");
-const TEAM_TIMELINE_SQL: &str = include_str!("../../sql/reports/team_timeline.sql");
+/// Both status reports continue the one definition of their clipped, filtered intervals.
+const STATUS_TIME_SQL: &str = concat!(
+    include_str!("../../sql/reports/status_intervals_in_range.sql"),
+    include_str!("../../sql/reports/status_time.sql")
+);
+const TEAM_TIMELINE_SQL: &str = concat!(
+    include_str!("../../sql/reports/status_intervals_in_range.sql"),
+    include_str!("../../sql/reports/team_timeline.sql")
+);
 const ACTIVITY_VIEWS: &[&str] = &["agent_events_resolved", "agent_activity_segments"];
 const STATUS_VIEWS: &[&str] = &[
     "agent_contact_status",
