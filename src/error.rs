@@ -124,7 +124,9 @@ impl Error {
                 "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
                     .into(),
             ),
-            Error::Store { source, .. } if source.to_string().contains("NoSuchBucket") => {
+            Error::Store { source, .. }
+                if crate::store::s3_error_code(source).as_deref() == Some("NoSuchBucket") =>
+            {
                 Some("create the bucket first: connect-lake never creates buckets".into())
             }
             _ => None,

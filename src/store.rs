@@ -236,6 +236,24 @@ impl Location {
     }
 }
 
+/// The S3 error code of a failed request (`NoSuchBucket`, `AccessDenied`, …). S3 sends it only
+/// in the XML body of its answer, which object_store keeps as text inside its error, so this is
+/// where that protocol detail is read, once: callers decide on the code, never on a message.
+pub fn s3_error_code(error: &object_store::Error) -> Option<String> {
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if let Some(start) = text.find("<Code>") {
+            let rest = &text[start + "<Code>".len()..];
+            if let Some(end) = rest.find("</Code>") {
+                return Some(rest[..end].to_string());
+            }
+        }
+        source = e.source();
+    }
+    None
+}
+
 /// Static credentials of an AWS CLI profile, used when the environment has no access key, as
 /// the AWS CLI does: the profile is `AWS_PROFILE` (else `default`), read from
 /// `AWS_SHARED_CREDENTIALS_FILE` (else `~/.aws/credentials`, sections `[name]`) and
