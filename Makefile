@@ -18,7 +18,7 @@ help: ## list the targets
 build: ## build the debug binary
 	$(CARGO) build
 
-demo: build ## generate 3 days for 20 agents (+ flow and test exports), load them into ./lake, show the views, a query and both reports
+demo: build ## generate 3 days for 20 agents (+ flow and test exports), load them into ./lake, show the views, a query and the reports
 	rm -rf demo lake
 	$(BIN) generate --out demo/input --agents 20 --days 3 --start 2026-11-22 --seed 7 \
 	    --dup-rate 0.01 --late-rate 0.01 --bad-rate 0.001 --data-lake-out demo/exports
@@ -43,6 +43,11 @@ demo: build ## generate 3 days for 20 agents (+ flow and test exports), load the
 	@echo; echo "== report login-logout: yesterday in New York, two hierarchy groups"
 	$(BIN) report login-logout --lake ./lake --range yesterday --now 2026-11-24T12:00:00Z --tz America/New_York \
 	    --hierarchy Seattle --hierarchy Dublin --format table
+	@echo; echo "== report agent-activity: one agent's day hour by hour in New York (Connect's agent metrics)"
+	$(BIN) report agent-activity --lake ./lake --interval 60m --date 2026-11-23 --tz America/New_York \
+	    --agent ana.patel0 --format table
+	$(BIN) report status-time --lake ./lake --interval 60m --date 2026-11-23 --tz America/New_York --format svg \
+	    --output demo/team-2026-11-23.svg
 	@echo; echo "== contact_flow_paths: one contact's way through the flows"
 	$(BIN) query --lake ./lake "SELECT step, resource_type, flow_type, start_timestamp, duration_seconds, flow_outcome, \
 	    next_type FROM contact_flow_paths WHERE contact_id = (SELECT min(contact_id) FROM contact_flow_paths \
@@ -54,7 +59,7 @@ demo: build ## generate 3 days for 20 agents (+ flow and test exports), load the
 	$(BIN) query --lake ./lake "SELECT queue_name, channel, count(*) AS contacts, round(avg(time_in_flows_seconds), 1) AS in_flows_s, \
 	    round(avg(time_queued_seconds), 1) AS queued_s, count(DISTINCT agent_username) AS agents FROM contact_journeys \
 	    WHERE agent_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
-	@echo; echo "demo: the lake is in ./lake, the input in demo/input, a timeline in demo/ana.patel0-2026-11-23.svg"
+	@echo; echo "demo: the lake is in ./lake, the input in demo/input, timelines in demo/ana.patel0-2026-11-23.svg and demo/team-2026-11-23.svg"
 
 test: $(VENV_OK) ## run every test: unit, integration (S3 on a local SeaweedFS), snapshots, then interop
 	CONNECT_LAKE_WEED=$(abspath $(VENV)/bin/weed) $(CARGO) test --locked

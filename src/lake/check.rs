@@ -138,7 +138,10 @@ pub async fn check(
         report.findings.push(Finding {
             problem: Problem::Temporary,
             url: lake.url_of(&lake.child(STAGING)),
-            detail: format!("{} files left by interrupted runs", p.removed_staging),
+            detail: format!(
+                "{} files left by interrupted runs (staged files, upload temporaries at the root)",
+                p.removed_staging
+            ),
             repaired: true,
         });
     }

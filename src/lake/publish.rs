@@ -51,7 +51,7 @@ impl<'a> Publisher<'a> {
             staged: AtomicU64::new(0),
             removed_staging: 0,
         };
-        let removed = publisher.remove_staging(true).await?;
+        let removed = publisher.remove_staging(true).await? + remove_upload_leftovers(lake)?;
         if removed > 0 {
             tracing::info!(lake = %lake.url, removed, "removed the staging files of interrupted runs");
         }
@@ -192,6 +192,24 @@ impl<'a> Publisher<'a> {
     pub async fn finish(self) -> Result<()> {
         self.remove_staging(false).await.map(|_| ())
     }
+}
+
+/// object_store's local uploads (the lake marker's conditional create) stage as `name#N` beside
+/// their target; a crash leaves that file, which its own listing hides. Only the lake root has
+/// such writes, so only it is looked at.
+fn remove_upload_leftovers(lake: &Location) -> Result<usize> {
+    let Some(root) = lake.fs_path(&lake.prefix) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_file() && entry.file_name().to_string_lossy().contains('#') {
+            std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 fn count_files(path: &std::path::Path) -> usize {

@@ -232,9 +232,13 @@ fn leftovers_of_a_crashed_commit_are_invisible_and_replaced() {
     let tmp = lake.join("_staging/crashed-run/0.tmp");
     std::fs::create_dir_all(tmp.parent().unwrap()).unwrap();
     std::fs::write(&tmp, b"half a parquet file").unwrap();
+    // And object_store's own upload temporary of an interrupted marker write.
+    let upload = lake.join("_connect_lake.json#3");
+    std::fs::write(&upload, b"{").unwrap();
     assert_eq!(scalar(&lake, "SELECT count(*) FROM agent_events"), 4);
     etl(&lake, &[&fixture("late-event/night2.ndjson")]);
     assert!(!tmp.parent().unwrap().exists());
+    assert!(!upload.exists());
     assert_eq!(scalar(&lake, "SELECT count(*) FROM agent_events"), 9);
 }
 

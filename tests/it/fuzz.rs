@@ -25,9 +25,12 @@ fn records(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A record's event id; empty when a mutation gave it none (or one of the wrong type).
 fn event_id(record: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(record).unwrap();
-    v["EventId"].as_str().unwrap().to_string()
+    serde_json::from_str::<serde_json::Value>(record)
+        .ok()
+        .and_then(|v| v["EventId"].as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -244,7 +247,12 @@ fn apply(
             }
             changed[record] = v.to_string();
             let object = frame(&changed, framing);
-            let mut keep: BTreeSet<String> = object.ranges.iter().map(|r| r.2.clone()).collect();
+            let mut keep: BTreeSet<String> = object
+                .ranges
+                .iter()
+                .map(|r| r.2.clone())
+                .filter(|id| !id.is_empty())
+                .collect();
             keep.remove(&event_id(&a[record]));
             (object.bytes, keep, false)
         }
