@@ -470,10 +470,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 let slices = report::slices(stream).await?;
                 let svg =
                     crate::timeline::svg(&request.agent, request.date, request.tz, day, &slices);
-                return match &args.common.output {
-                    None => output::text(&svg),
-                    Some(target) => output::write_object(target, svg.into_bytes(), &s3).await,
-                };
+                return output::document(svg, args.common.output.as_deref(), &s3).await;
             }
             deliver(
                 stream,
@@ -505,10 +502,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if args.common.format == ReportFormat::Svg {
                 let rows = report::activity::team_timeline(&lake, &request).await?;
                 let svg = crate::timeline::team_svg(request.tz, request.window, &rows);
-                return match &args.common.output {
-                    None => output::text(&svg),
-                    Some(target) => output::write_object(target, svg.into_bytes(), &s3).await,
-                };
+                return output::document(svg, args.common.output.as_deref(), &s3).await;
             }
             let stream = report::activity::status_time(&lake, &request).await?;
             deliver(
@@ -758,10 +752,7 @@ async fn run_saved(args: RunArgs, s3: &S3Options) -> Result<()> {
                 }
                 let rows = report::activity::team_timeline(&lake, &request).await?;
                 let svg = crate::timeline::team_svg(tz, request.window, &rows);
-                return match args.output.as_deref() {
-                    None => output::text(&svg),
-                    Some(target) => output::write_object(target, svg.into_bytes(), s3).await,
-                };
+                return output::document(svg, args.output.as_deref(), s3).await;
             }
             if saved.kind == Kind::AgentActivity {
                 report::activity::agent_activity(&lake, &request).await?

@@ -383,7 +383,7 @@ async fn deliver_scheduled(
             if saved.format == crate::config::SavedFormat::Svg {
                 let rows = report::activity::team_timeline(lake, &request).await?;
                 let svg = crate::timeline::team_svg(tz, request.window, &rows);
-                return output::write_object(target, svg.into_bytes(), s3).await;
+                return output::document(svg, Some(target), s3).await;
             }
             if saved.kind == Kind::AgentActivity {
                 report::activity::agent_activity(lake, &request).await?

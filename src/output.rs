@@ -215,6 +215,19 @@ pub async fn write_object(
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// A whole document (e.g. an SVG): to `target` (a path or URL, written atomically) or, with
+/// none, to stdout.
+pub async fn document(
+    text: String,
+    target: Option<&str>,
+    s3: &crate::store::S3Options,
+) -> Result<()> {
+    match target {
+        None => self::text(&text),
+        Some(target) => write_object(target, text.into_bytes(), s3).await,
+    }
+}
+
 /// A whole document (e.g. an SVG) on stdout.
 pub fn text(text: &str) -> Result<()> {
     let mut out = Stdout::lock();
