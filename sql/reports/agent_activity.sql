@@ -1,10 +1,15 @@
 -- Report `agent-activity` (spec/reports.md section 4): per agent and interval, the seconds of
 -- each metric condition of agent_activity_segments, occupancy and contacts handled. Segments
--- are clipped to the range and split at the interval bounds (the table report_buckets, one row
--- per interval, made by the report for its zone and interval); only time inside the range
+-- are clipped to the range and split at the interval bounds; only time inside the range
 -- counts, and an agent's last segment runs to the end of the range, or to now.
+-- The intervals come as the table report_slots (made by the report for its zone and interval):
+-- every interval cut into slots of $7 microseconds counted from the epoch (15 minutes, or
+-- less where an interval bound is off that grid), one row per slot with its interval. A
+-- segment is split into the slots it overlaps and joined to them on the slot number: an
+-- equality join, where overlap conditions would compare every segment with every interval.
 --   $1 range start (UTC)   $2 range end   $3 where an open segment ends: min(range end, now)
 --   $4 usernames   $5 hierarchy group names (any level)   $6 routing profile names
+--   $7 slot length (µs)
 WITH segments AS (
   SELECT agent_arn, username, online, on_contact, idle, incoming, after_contact_work,
          non_productive, error,
@@ -20,15 +25,19 @@ WITH segments AS (
          OR array_has($5, hierarchy_level5_name))
     AND (cardinality($6) = 0 OR array_has($6, routing_profile_name))
 ),
+slotted AS (
+  SELECT agent_arn, username, online, on_contact, idle, incoming, after_contact_work,
+         non_productive, error, from_us, to_us,
+         unnest(generate_series(from_us / $7, (to_us - 1) / $7)) AS slot
+  FROM (SELECT *, unix_micros(seg_from) AS from_us, unix_micros(seg_to) AS to_us FROM segments) s
+  WHERE to_us > from_us
+),
 pieces AS (
   SELECT s.agent_arn, s.username, b.interval_start, b.interval_end,
-         unix_micros(CASE WHEN s.seg_to < b.interval_end THEN s.seg_to ELSE b.interval_end END)
-           - unix_micros(CASE WHEN s.seg_from > b.interval_start THEN s.seg_from ELSE b.interval_start END)
-           AS micros,
+         least(s.to_us, b.slot_to_us) - greatest(s.from_us, b.slot_from_us) AS micros,
          s.online, s.on_contact, s.idle, s.incoming, s.after_contact_work, s.non_productive, s.error
-  FROM segments s
-  JOIN report_buckets b ON s.seg_from < b.interval_end AND s.seg_to > b.interval_start
-  WHERE s.seg_to > s.seg_from
+  FROM slotted s
+  JOIN report_slots b ON b.slot = s.slot
 ),
 sums AS (
   SELECT agent_arn, username, interval_start, interval_end,
@@ -46,8 +55,7 @@ sums AS (
 handled AS (
   SELECT c.agent_arn, b.interval_start, count(DISTINCT c.contact_id) AS contacts_handled
   FROM agent_event_contacts c
-  JOIN report_buckets b
-    ON c.connected_to_agent_timestamp >= b.interval_start AND c.connected_to_agent_timestamp < b.interval_end
+  JOIN report_slots b ON b.slot = unix_micros(c.connected_to_agent_timestamp) / $7
   WHERE c.connected_to_agent_timestamp >= $1 AND c.connected_to_agent_timestamp < $2
   GROUP BY c.agent_arn, b.interval_start
 )

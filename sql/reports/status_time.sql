@@ -1,13 +1,19 @@
 -- Report `status-time` (spec/reports.md section 4), after status_intervals_in_range.sql: the
--- clipped status intervals split at the bounds of each interval of report_buckets and summed
--- per agent, interval and status.
-, pieces AS (
+-- clipped status intervals split at the slots of report_slots (as in agent_activity.sql: $7
+-- microseconds each, one row per slot with its interval) and summed per agent, interval and
+-- status.
+, slotted AS (
+  SELECT username, status, from_us, to_us,
+         unnest(generate_series(from_us / $7, (to_us - 1) / $7)) AS slot
+  FROM (SELECT username, status, unix_micros(part_from) AS from_us, unix_micros(part_to) AS to_us
+        FROM clipped) c
+  WHERE to_us > from_us
+),
+pieces AS (
   SELECT c.username, c.status, b.interval_start, b.interval_end,
-         unix_micros(CASE WHEN c.part_to < b.interval_end THEN c.part_to ELSE b.interval_end END)
-           - unix_micros(CASE WHEN c.part_from > b.interval_start THEN c.part_from ELSE b.interval_start END)
-           AS micros
-  FROM clipped c
-  JOIN report_buckets b ON c.part_from < b.interval_end AND c.part_to > b.interval_start
+         least(c.to_us, b.slot_to_us) - greatest(c.from_us, b.slot_from_us) AS micros
+  FROM slotted c
+  JOIN report_slots b ON b.slot = c.slot
 )
 SELECT username AS agent_username, interval_start, interval_end, status,
        CAST(CAST(sum(micros) AS DECIMAL(20, 0)) / 1000000 AS DECIMAL(18, 3)) AS seconds

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -116,8 +116,42 @@ pub struct Activity {
 /// lookback costs about a third more time on the bench lake).
 const LOOKBACK_DAYS: i64 = 1;
 
-/// A session over the days the report needs, with its intervals as the table `report_buckets`.
-async fn session(lake: &Location, request: &Activity, views: &[&str]) -> Result<SessionContext> {
+/// The longest slot: no report interval is shorter.
+const MAX_SLOT_MICROS: i64 = 15 * 60 * 1_000_000;
+
+/// The slot length of `buckets`: the longest that divides every bound (counted from the
+/// epoch), at most 15 minutes. Every zone's offset since 1980 is a multiple of 15 minutes, so
+/// this is 15 minutes in practice; a bound off that grid makes the slots shorter, not wrong.
+pub fn slot_micros(buckets: &[Window]) -> i64 {
+    fn gcd(a: i64, b: i64) -> i64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    buckets
+        .iter()
+        .flat_map(|b| [b.from, b.to])
+        .fold(MAX_SLOT_MICROS, |g, t| {
+            gcd(g, t.timestamp_micros().rem_euclid(g))
+        })
+}
+
+/// One row per slot of each bucket: `(slot number, interval_start, interval_end)`; the table
+/// adds the slot's bounds in µs.
+fn slot_rows(buckets: &[Window], slot: i64) -> Vec<(i64, i64, i64)> {
+    let mut out = Vec::new();
+    for b in buckets {
+        let (from, to) = (b.from.timestamp_micros(), b.to.timestamp_micros());
+        out.extend((from / slot..to / slot).map(|n| (n, from, to)));
+    }
+    out
+}
+
+/// A session over the days the report needs, with its intervals as the table `report_slots`
+/// (see `sql/reports/agent_activity.sql`); returns the slot length too.
+async fn session(
+    lake: &Location,
+    request: &Activity,
+    views: &[&str],
+) -> Result<(SessionContext, i64)> {
     let ctx = catalog::open_raw(lake).await?;
     check_agents(&ctx, &request.agents).await?;
     let scope = catalog::Scope {
@@ -129,25 +163,38 @@ async fn session(lake: &Location, request: &Activity, views: &[&str]) -> Result<
     };
     catalog::scope(&ctx, &scope, views).await?;
     let list = buckets(request.window, request.tz, request.interval);
-    let ts = |f: &dyn Fn(&Window) -> DateTime<Utc>| -> ArrayRef {
-        Arc::new(
-            TimestampMicrosecondArray::from_iter_values(
-                list.iter().map(|b| f(b).timestamp_micros()),
-            )
-            .with_timezone("UTC"),
-        )
+    let slot = slot_micros(&list);
+    let rows = slot_rows(&list, slot);
+    let ts = |values: Vec<i64>| -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
     };
     let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let schema = Arc::new(Schema::new(vec![
+        Field::new("slot", DataType::Int64, false),
+        Field::new("slot_from_us", DataType::Int64, false),
+        Field::new("slot_to_us", DataType::Int64, false),
         Field::new("interval_start", utc.clone(), false),
         Field::new("interval_end", utc, false),
     ]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![ts(&|b| b.from), ts(&|b| b.to)])?;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.0 * slot),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| (r.0 + 1) * slot),
+            )),
+            ts(rows.iter().map(|r| r.1).collect()),
+            ts(rows.iter().map(|r| r.2).collect()),
+        ],
+    )?;
     ctx.register_table(
-        "report_buckets",
+        "report_slots",
         Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
     )?;
-    Ok(ctx)
+    Ok((ctx, slot))
 }
 
 fn params(request: &Activity) -> Vec<ScalarValue> {
@@ -160,6 +207,13 @@ fn params(request: &Activity) -> Vec<ScalarValue> {
         list_param(&request.hierarchy),
         list_param(&request.routing_profiles),
     ]
+}
+
+/// The parameters of the queries that split time at the slots: [`params`] and the slot length.
+fn slot_params(request: &Activity, slot: i64) -> Vec<ScalarValue> {
+    let mut out = params(request);
+    out.push(ScalarValue::Int64(Some(slot)));
+    out
 }
 
 fn check(request: &Activity) -> Result<()> {
@@ -177,15 +231,27 @@ pub async fn agent_activity(
     request: &Activity,
 ) -> Result<SendableRecordBatchStream> {
     check(request)?;
-    let ctx = session(lake, request, ACTIVITY_VIEWS).await?;
-    run(&ctx, AGENT_ACTIVITY_SQL, params(request), request.tz).await
+    let (ctx, slot) = session(lake, request, ACTIVITY_VIEWS).await?;
+    run(
+        &ctx,
+        AGENT_ACTIVITY_SQL,
+        slot_params(request, slot),
+        request.tz,
+    )
+    .await
 }
 
 /// Runs `status-time`: seconds per agent, interval and audit status.
 pub async fn status_time(lake: &Location, request: &Activity) -> Result<SendableRecordBatchStream> {
     check(request)?;
-    let ctx = session(lake, request, STATUS_VIEWS).await?;
-    run(&ctx, STATUS_TIME_SQL, params(request), request.tz).await
+    let (ctx, slot) = session(lake, request, STATUS_VIEWS).await?;
+    run(
+        &ctx,
+        STATUS_TIME_SQL,
+        slot_params(request, slot),
+        request.tz,
+    )
+    .await
 }
 
 /// The status intervals of every (filtered) agent clipped to the range, for the team picture:
@@ -195,7 +261,7 @@ pub async fn team_timeline(
     request: &Activity,
 ) -> Result<Vec<(String, Vec<crate::timeline::Slice>)>> {
     check(request)?;
-    let ctx = session(lake, request, STATUS_VIEWS).await?;
+    let (ctx, _) = session(lake, request, STATUS_VIEWS).await?;
     let stream = run(&ctx, TEAM_TIMELINE_SQL, params(request), request.tz).await?;
     let mut out: Vec<(String, Vec<crate::timeline::Slice>)> = Vec::new();
     for (agent, slice) in super::agent_slices(stream).await? {
@@ -252,5 +318,41 @@ mod tests {
             b[2].to,
             Utc.with_ymd_and_hms(2026, 11, 24, 11, 30, 0).unwrap()
         );
+    }
+
+    #[test]
+    fn slots_tile_every_bucket_on_the_coarsest_grid_that_fits() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let kathmandu: Tz = "Asia/Kathmandu".parse().unwrap();
+        for (tz, interval) in [
+            (ny, Interval::M60),
+            (kathmandu, Interval::M15),
+            (ny, Interval::Day),
+        ] {
+            let b = buckets(day(2026, 11, 1, tz), tz, interval);
+            assert_eq!(slot_micros(&b), MAX_SLOT_MICROS);
+        }
+        // A zone off the quarter-hour grid (local mean time, before 1900): shorter slots.
+        let lmt = buckets(day(1890, 6, 1, kathmandu), kathmandu, Interval::M60);
+        let slot = slot_micros(&lmt);
+        assert!(
+            slot < MAX_SLOT_MICROS && MAX_SLOT_MICROS % slot == 0,
+            "{slot}"
+        );
+        // Every slot lies in its bucket and the slots of a bucket cover it exactly.
+        let b = buckets(day(2026, 3, 8, ny), ny, Interval::M30);
+        let rows = slot_rows(&b, MAX_SLOT_MICROS);
+        assert_eq!(rows.len(), 23 * 4);
+        for (n, from, to) in &rows {
+            assert!(n * MAX_SLOT_MICROS >= *from && (n + 1) * MAX_SLOT_MICROS <= *to);
+        }
+        for w in &b {
+            let covered: i64 = rows
+                .iter()
+                .filter(|r| r.1 == w.from.timestamp_micros())
+                .map(|_| MAX_SLOT_MICROS)
+                .sum();
+            assert_eq!(covered, (w.to - w.from).num_microseconds().unwrap());
+        }
     }
 }

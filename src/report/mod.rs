@@ -380,6 +380,15 @@ pub(crate) async fn run(
     let frame = ctx.sql(sql).await?.with_param_values(ParamValues::List(
         params.into_iter().map(Into::into).collect(),
     ))?;
+    // For profiling a report: its plan with the time and rows of every operator, on stderr
+    // (the query runs twice).
+    if std::env::var_os("CONNECT_LAKE_EXPLAIN").is_some() {
+        let explained = frame.clone().explain(false, true)?.collect().await?;
+        eprintln!(
+            "{}",
+            arrow::util::pretty::pretty_format_batches(&explained)?
+        );
+    }
     let stream = frame.execute_stream().await?;
     Ok(localized(stream, tz))
 }
