@@ -15,6 +15,7 @@ pub mod etl;
 pub mod functions;
 pub mod generate;
 pub mod lake;
+pub mod ledger;
 pub mod nightly;
 pub mod output;
 pub mod partition;

@@ -7,95 +7,16 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use object_store::ObjectStoreExt;
-use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Kind, SavedReport};
 use crate::error::{Error, Result};
 use crate::etl::{self, EtlOptions, SourceKind, Summary};
 use crate::lake::{self, lease::LeaseOptions, publish::Publisher};
+use crate::ledger::{self, Ledger, LedgerEntry, Pending};
 use crate::output::{self, Format};
 use crate::report;
 use crate::source::{self, InputObject};
 use crate::store::{Location, S3Options};
-
-/// One input object, as the ledger records it: ingested (every row it produced committed),
-/// or not readable at all so far (`pending`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct LedgerEntry {
-    pub url: String,
-    pub size: u64,
-    /// The store's ETag, or the modification time where there is none.
-    pub version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<Pending>,
-}
-
-/// An object that could not be read: on how many nights, why, and whether it is given up on.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Pending {
-    pub attempts: u32,
-    pub reason: String,
-    /// Given up after `--max-attempts` nights: no longer retried, reported every night.
-    pub failed: bool,
-}
-
-type Key = (String, u64, String);
-
-impl LedgerEntry {
-    fn key_of(object: &InputObject) -> Key {
-        (
-            object.url(),
-            object.meta.size,
-            object
-                .meta
-                .e_tag
-                .clone()
-                .unwrap_or_else(|| object.meta.last_modified.to_rfc3339()),
-        )
-    }
-}
-
-const LEDGER: &str = "_ledger/agent-events.ndjson";
-
-async fn read_ledger(lake: &Location) -> Result<BTreeMap<Key, Option<Pending>>> {
-    let path = lake.child(LEDGER);
-    let bytes = match lake.store.get(&path).await {
-        Ok(got) => got.bytes().await.map_err(|e| lake.store_error(e))?,
-        Err(object_store::Error::NotFound { .. }) => return Ok(BTreeMap::new()),
-        Err(e) => return Err(lake.store_error(e)),
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str::<LedgerEntry>(l)
-                .map(|e| ((e.url, e.size, e.version), e.pending))
-                .map_err(|e| Error::Other(format!("{}: line {}: {e}", lake.url_of(&path), i + 1)))
-        })
-        .collect()
-}
-
-async fn write_ledger(
-    publisher: &Publisher<'_>,
-    lake: &Location,
-    entries: &BTreeMap<Key, Option<Pending>>,
-) -> Result<()> {
-    let mut out = Vec::new();
-    for ((url, size, version), pending) in entries {
-        let entry = LedgerEntry {
-            url: url.clone(),
-            size: *size,
-            version: version.clone(),
-            pending: pending.clone(),
-        };
-        serde_json::to_writer(&mut out, &entry).map_err(|e| Error::Other(e.to_string()))?;
-        out.push(b'\n');
-    }
-    publisher
-        .put(&lake.child(LEDGER), bytes::Bytes::from(out))
-        .await
-}
 
 /// How a nightly run behaves.
 #[derive(Debug, Clone)]
@@ -155,7 +76,7 @@ impl NightlyReport {
         }
         for (url, reason) in &self.failed_before {
             lines.push(format!(
-                "nightly: ingest: {url} FAILED in earlier nights, not retried (remove its ledger line to retry): {reason}"
+                "nightly: ingest: {url} FAILED in earlier nights, not retried (remove its lines under _ledger/ to retry): {reason}"
             ));
         }
         if self.deliveries.is_empty() {
@@ -204,23 +125,54 @@ async fn run_leased(
             .iter()
             .map(|i| Location::parse(i, s3, false))
             .collect::<Result<Vec<_>>>()?;
-        let mut ledger = read_ledger(lake).await?;
-        let objects = source::list_inputs(&inputs).await?;
+        let ledger = Ledger::read(lake).await?;
+        // Each input from where the last night's listing ended (less the look-back; see
+        // `ledger`), and every object still pending a retry, wherever it sorts.
+        let mut objects = Vec::new();
+        let mut cursors = BTreeMap::new();
+        for input in &inputs {
+            let offset = ledger.start_after(input);
+            let listed = source::list_input_after(input, offset.as_ref()).await?;
+            if listed.is_empty() && offset.is_none() {
+                return Err(Error::usage(format!(
+                    "{}: no input objects there",
+                    input.url
+                )));
+            }
+            if let Some(last) = listed.last() {
+                cursors.insert(input.url.clone(), last.meta.location.to_string());
+            }
+            objects.extend(listed);
+        }
+        let mut retry = Vec::new();
+        for entry in ledger.entries() {
+            let Some(p) = entry.pending.as_ref() else {
+                continue;
+            };
+            if p.failed {
+                outcome
+                    .failed_before
+                    .push((entry.url.clone(), p.reason.clone()));
+            } else if !objects.iter().any(|o| o.url() == entry.url) {
+                retry.push(entry.url.clone());
+            }
+        }
+        for url in retry {
+            if let Some(object) = pending_object(&inputs, &url).await? {
+                objects.push(object);
+            }
+        }
         // Known: ingested, or given up on. Objects that failed to read on fewer nights than
         // allowed are tried again.
         let (known, new): (Vec<InputObject>, Vec<InputObject>) =
             objects.into_iter().partition(|o| {
                 ledger
-                    .get(&LedgerEntry::key_of(o))
-                    .is_some_and(|p| p.as_ref().is_none_or(|p| p.failed))
+                    .get(o)
+                    .is_some_and(|e| e.pending.as_ref().is_none_or(|p| p.failed))
             });
-        for ((url, _, _), pending) in &ledger {
-            if let Some(p) = pending.as_ref().filter(|p| p.failed) {
-                outcome.failed_before.push((url.clone(), p.reason.clone()));
-            }
-        }
         outcome.known_objects = known.len();
         outcome.new_objects = new.len();
+        let mut lines = Vec::new();
         if !new.is_empty() {
             let etl_options = EtlOptions {
                 source: SourceKind::AgentEvents,
@@ -248,18 +200,19 @@ async fn run_leased(
                 .map(|(u, r)| (u.as_str(), r.as_str()))
                 .collect();
             for o in &new {
-                let key = LedgerEntry::key_of(o);
-                let pending = match unreadable.get(key.0.as_str()) {
+                let (path, size, version) = ledger::key_of(o);
+                let url = o.url();
+                let pending = match unreadable.get(url.as_str()) {
                     None => None,
                     Some(reason) => {
                         let attempts = ledger
-                            .get(&key)
-                            .and_then(|p| p.as_ref())
+                            .get(o)
+                            .and_then(|e| e.pending.as_ref())
                             .map_or(0, |p| p.attempts)
                             + 1;
                         let failed = attempts >= options.max_attempts;
                         outcome.unreadable.push((
-                            key.0.clone(),
+                            url.clone(),
                             attempts,
                             reason.to_string(),
                             failed,
@@ -271,11 +224,17 @@ async fn run_leased(
                         })
                     }
                 };
-                ledger.insert(key, pending);
+                lines.push(LedgerEntry {
+                    url,
+                    path: Some(path),
+                    size,
+                    version,
+                    pending,
+                });
             }
             outcome.ingest = Some(summary);
-            write_ledger(publisher, lake, &ledger).await?;
         }
+        ledger.append(publisher, lake, lines, cursors).await?;
     }
 
     let scheduled: Vec<(&String, &SavedReport)> = config
@@ -305,6 +264,31 @@ async fn run_leased(
         }
     }
     Ok(outcome)
+}
+
+/// The object behind a pending ledger line that tonight's listings did not reach (it sorts
+/// before their start): looked up in the input its URL is under. Gone is `None`: the line
+/// stays pending and the object is not counted.
+async fn pending_object(inputs: &[Location], url: &str) -> Result<Option<InputObject>> {
+    for input in inputs {
+        let Some(rest) = url.strip_prefix(input.url.trim_end_matches('/')) else {
+            continue;
+        };
+        let path = if rest.is_empty() {
+            input.prefix.clone()
+        } else {
+            input.child(rest.trim_start_matches('/'))
+        };
+        return match input.store.head(&path).await {
+            Ok(meta) => Ok(Some(InputObject {
+                location: input.clone(),
+                meta,
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(input.store_error(e)),
+        };
+    }
+    Ok(None)
 }
 
 /// `<reports_root>/Reports/<prefix>/<name>-YYYY-MM-DD.csv`, dated the day the report runs.

@@ -72,6 +72,25 @@ impl InputObject {
     }
 }
 
+/// The objects of one input after `offset` (or all), hidden files skipped; none is no error.
+pub async fn list_input_after(
+    location: &Location,
+    offset: Option<&object_store::path::Path>,
+) -> Result<Vec<InputObject>> {
+    let objects = match offset {
+        Some(offset) => location.list_objects_after(offset).await?,
+        None => location.list_objects().await?,
+    };
+    Ok(objects
+        .into_iter()
+        .filter(|m| !m.location.filename().is_some_and(|f| f.starts_with('.')))
+        .map(|meta| InputObject {
+            location: location.clone(),
+            meta,
+        })
+        .collect())
+}
+
 /// Lists every input in order: arguments in the order given, each folder or prefix in name
 /// order. Hidden files (names starting with `.`) are skipped; an input with no objects at all
 /// is a usage error, since it is almost always a typo.

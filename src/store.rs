@@ -228,6 +228,22 @@ impl Location {
         Ok(objects)
     }
 
+    /// The objects under this location whose keys sort after `offset` (S3 `start-after`), in
+    /// key order; a location that is one object is that object.
+    pub async fn list_objects_after(&self, offset: &Path) -> Result<Vec<ObjectMeta>> {
+        if let Ok(meta) = self.store.head(&self.prefix).await {
+            return Ok(vec![meta]);
+        }
+        let mut objects: Vec<ObjectMeta> = self
+            .store
+            .list_with_offset(Some(&self.prefix), offset)
+            .try_collect()
+            .await
+            .map_err(|source| self.store_error(source))?;
+        objects.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
+        Ok(objects)
+    }
+
     pub fn store_error(&self, source: object_store::Error) -> Error {
         Error::Store {
             url: self.url.clone(),

@@ -130,6 +130,15 @@ impl<'a> Publisher<'a> {
         self.write(path, bytes, None).await
     }
 
+    /// Removes a lake file that no other run writes (a ledger part folded into its base).
+    pub async fn remove(&self, path: &Path) -> Result<()> {
+        self.lease.check()?;
+        match self.lake.store.delete(path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.lake.store_error(e)),
+        }
+    }
+
     async fn write(&self, path: &Path, bytes: Bytes, expected: Option<&Version>) -> Result<()> {
         let url = self.lake.url_of(path);
         match self.lake.fs_path(path) {

@@ -963,7 +963,9 @@ fn nightly_reports_and_retries_an_unreadable_object_then_records_it_as_failed() 
         "{}",
         first.stdout
     );
-    let ledger = String::from_utf8(weed.get("lake/_ledger/agent-events.ndjson")).unwrap();
+    let ledger =
+        String::from_utf8(weed.get("lake/_ledger/agent-events/00000000000000000001.ndjson"))
+            .unwrap();
     assert!(
         ledger.contains("a.ndjson") && ledger.contains("\"attempts\":1"),
         "{ledger}"
