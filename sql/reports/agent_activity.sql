@@ -76,4 +76,4 @@ SELECT s.username AS agent_username,
 FROM sums s
 LEFT JOIN handled h ON h.agent_arn = s.agent_arn AND h.interval_start = s.interval_start
 WHERE s.online_us + s.on_contact_us + s.idle_us + s.incoming_us + s.acw_us + s.non_productive_us + s.error_us > 0
-ORDER BY s.interval_start, s.username
+ORDER BY s.interval_start, s.username, s.agent_arn

@@ -3,4 +3,4 @@
 SELECT username AS agent_username, status, part_from AS start_time, part_to AS end_time
 FROM clipped
 WHERE part_to > part_from
-ORDER BY username, part_from
+ORDER BY username, part_from, part_to, status

@@ -152,7 +152,7 @@ async fn session(
     request: &Activity,
     views: &[&str],
 ) -> Result<(SessionContext, i64)> {
-    let ctx = catalog::open_raw(lake).await?;
+    let ctx = catalog::open_raw_parallel(lake).await?;
     check_agents(&ctx, &request.agents).await?;
     let scope = catalog::Scope {
         dt_from: dt_of(request.window.from - Duration::days(LOOKBACK_DAYS)),
