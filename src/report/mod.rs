@@ -178,7 +178,7 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
     agent_arns.sort();
     agent_arns.dedup();
     if agent_arns.is_empty() {
-        check_agents(&ctx, std::slice::from_ref(&request.agent)).await?;
+        check_agents(&ctx, lake, std::slice::from_ref(&request.agent)).await?;
     }
     let scope = catalog::Scope {
         dt_from,
@@ -212,7 +212,7 @@ pub async fn login_logout(
     request: &LoginLogout,
 ) -> Result<SendableRecordBatchStream> {
     let ctx = catalog::open_raw(lake).await?;
-    check_agents(&ctx, &request.agents).await?;
+    check_agents(&ctx, lake, &request.agents).await?;
     let from = ts_param(request.window.from);
     let from_dt = dt_of(request.window.from);
     // Agents with a LOGIN or LOGOUT in the range (the only ones with sessions to show), and
@@ -393,10 +393,31 @@ pub(crate) async fn run(
     Ok(localized(stream, tz))
 }
 
-/// An unknown username is a usage error that names the closest ones the lake knows.
-pub(crate) async fn check_agents(ctx: &SessionContext, agents: &[String]) -> Result<()> {
+/// Days of the lake's newest partitions in which a username is looked for first.
+const RECENT_NAME_DAYS: usize = 7;
+
+/// An unknown username is a usage error that names the closest ones the lake knows. The
+/// names are looked for in the newest week of partitions first, so a check costs the same on
+/// a lake of any age; only a name not seen there makes it read every partition.
+pub(crate) async fn check_agents(
+    ctx: &SessionContext,
+    lake: &Location,
+    agents: &[String],
+) -> Result<()> {
     if agents.is_empty() {
         return Ok(());
+    }
+    let days = partition_days(lake).await?;
+    if let Some(recent) = days.iter().rev().nth(RECENT_NAME_DAYS - 1) {
+        let seen = string_set(
+            ctx,
+            "SELECT DISTINCT username FROM agent_events__lake WHERE dt >= $1 AND username IS NOT NULL",
+            vec![ScalarValue::Utf8(Some(recent.clone()))],
+        )
+        .await?;
+        if agents.iter().all(|a| seen.contains(a)) {
+            return Ok(());
+        }
     }
     let known = string_set(
         ctx,

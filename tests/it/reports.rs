@@ -566,3 +566,72 @@ fn login_logout_finds_logins_days_before_the_range() {
         "{csv}"
     );
 }
+
+/// A username is looked for in the newest week of partitions first; one seen only before that
+/// is still found (the whole lake is read then), and an unknown one is still refused.
+#[test]
+fn agents_are_found_in_recent_partitions_first_and_in_old_ones_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("recent");
+    let made = run(&[
+        "generate",
+        "--out",
+        input.to_str().unwrap(),
+        "--agents",
+        "2",
+        "--days",
+        "9",
+        "--start",
+        "2026-11-26",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let lake = dir.path().join("lake");
+    // alice is only in 2026-11-24, more than a week before the newest partitions.
+    etl(&lake, &[&fixture("report-scenarios.ndjson"), &input]);
+    let lake = lake.to_str().unwrap();
+    let days = scalar(
+        std::path::Path::new(lake),
+        "SELECT count(DISTINCT dt) FROM agent_events WHERE dt > '2026-11-24'",
+    );
+    assert!(days >= 7, "{days}");
+    let recent = scalar(
+        std::path::Path::new(lake),
+        "SELECT count(*) FROM agent_events WHERE username = 'alice' AND dt > '2026-11-24'",
+    );
+    assert_eq!(recent, 0);
+    let found = report(&[
+        "report",
+        "login-logout",
+        "--lake",
+        lake,
+        "--from",
+        "2026-11-24",
+        "--to",
+        "2026-11-25",
+        "--agent",
+        "alice",
+    ]);
+    assert!(
+        found.lines().skip(1).all(|l| l.starts_with("alice,")),
+        "{found}"
+    );
+    assert!(found.lines().count() > 1, "{found}");
+    let unknown = run(&[
+        "report",
+        "login-logout",
+        "--lake",
+        lake,
+        "--range",
+        "yesterday",
+        "--agent",
+        "alicia",
+    ]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("closest usernames: alice"),
+        "{}",
+        unknown.stderr
+    );
+}
