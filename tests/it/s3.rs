@@ -480,6 +480,64 @@ fn nightly_runs_entirely_on_s3() {
     assert_ne!(weed.listing("lake"), lake_before);
 }
 
+/// On S3 the nightly lists a Firehose-named input with `start-after` from the hour folder a day
+/// before the last key it saw: an object named earlier than that is not listed at all.
+#[test]
+fn nightly_on_s3_lists_from_a_day_before_the_last_key() {
+    let weed = Weed::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = weed.store(SECRET_KEY);
+    let put = |key: &str, fixture: &str| {
+        runtime()
+            .block_on(store.put(
+                &ObjectPath::from(format!("fh/{key}")),
+                PutPayload::from(std::fs::read(crate::support::fixture(fixture)).unwrap()),
+            ))
+            .unwrap();
+    };
+    let config = tmp.path().join("connect-lake.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "lake = \"s3://{BUCKET}/lake\"\nreports_root = \"s3://{BUCKET}/delivered\"\n\
+             [ingest]\nsource = \"agent-events\"\ninputs = [\"s3://{BUCKET}/fh\"]\n"
+        ),
+    )
+    .unwrap();
+    let night = |now: &str| {
+        let run = weed.run(&[
+            "nightly",
+            "--config",
+            config.to_str().unwrap(),
+            "--now",
+            now,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+    };
+    put("2026/11/20/10/a.ndjson", "report-scenarios.ndjson");
+    let first = night("2026-11-26T06:00:00Z");
+    assert!(first.contains("1 new objects (0 already"), "{first}");
+    put("2026/11/24/03/b.ndjson", "login-logout-ranges.ndjson");
+    let second = night("2026-11-27T06:00:00Z");
+    assert!(second.contains("1 new objects (1 already"), "{second}");
+    put("2026/11/20/11/c.ndjson", "dst-days.ndjson");
+    let third = night("2026-11-28T06:00:00Z");
+    assert!(
+        third.contains("nothing new (1 objects already in the ledger)"),
+        "{third}"
+    );
+    let ledger: Vec<String> = weed.listing("lake/_ledger").into_keys().collect();
+    assert_eq!(
+        ledger,
+        [
+            "agent-events.cursors.json",
+            "agent-events/00000000000000000001.ndjson",
+            "agent-events/00000000000000000002.ndjson",
+        ]
+    );
+}
+
 #[test]
 fn wrong_credentials_fail_naming_the_bucket_and_never_print_the_secret() {
     let weed = Weed::start();
