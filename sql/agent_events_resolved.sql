@@ -10,10 +10,11 @@
 -- the last snapshot event before it and the first after it (lag and lead IGNORE NULLS, which
 -- DataFusion and Spark both take, and which stream, unlike frame functions: a third of the
 -- time on the bench lake). Events with a snapshot keep their own values; only the few without
--- one are joined to the event they take them from.
+-- one are joined to the event they take them from (their own columns come through the pass).
 CREATE OR REPLACE VIEW agent_events_resolved AS
 WITH nearest AS (
-  SELECT e.event_id, e.event_type,
+  SELECT e.instance_id, e.agent_arn, e.agent_id, e.event_id, e.event_type, e.event_timestamp,
+         e.contact_count, e.dt,
          (e.username IS NOT NULL OR e.agent_status_name IS NOT NULL OR e.routing_profile_arn IS NOT NULL) AS has_snapshot,
          lag(CASE WHEN (e.username IS NOT NULL OR e.agent_status_name IS NOT NULL OR e.routing_profile_arn IS NOT NULL) THEN e.event_id END) IGNORE NULLS OVER (
            PARTITION BY e.agent_arn ORDER BY e.event_timestamp, e.event_id) AS last_snapshot_id,
@@ -22,7 +23,7 @@ WITH nearest AS (
   FROM agent_events e
 ),
 unresolved AS (
-  SELECT event_id,
+  SELECT instance_id, agent_arn, agent_id, event_id, event_type, event_timestamp, contact_count, dt,
          CASE WHEN event_type = 'LOGIN' AND next_snapshot_id IS NOT NULL THEN next_snapshot_id
               WHEN last_snapshot_id IS NOT NULL THEN last_snapshot_id
               -- The first after, or, when the agent has no snapshot at all, its own (empty) values.
@@ -51,7 +52,7 @@ SELECT e.instance_id, e.agent_arn, e.agent_id, e.event_id, e.event_type, e.event
 FROM agent_events e
 WHERE (e.username IS NOT NULL OR e.agent_status_name IS NOT NULL OR e.routing_profile_arn IS NOT NULL)
 UNION ALL
-SELECT e.instance_id, e.agent_arn, e.agent_id, e.event_id, e.event_type, e.event_timestamp,
+SELECT r.instance_id, r.agent_arn, r.agent_id, r.event_id, r.event_type, r.event_timestamp,
        FALSE AS has_snapshot,
        src.username,
        src.first_name,
@@ -66,8 +67,7 @@ SELECT e.instance_id, e.agent_arn, e.agent_id, e.event_id, e.event_type, e.event
        src.agent_status_arn,
        src.agent_status_name,
        src.agent_status_type,
-       e.contact_count,
-       e.dt
+       r.contact_count,
+       r.dt
 FROM unresolved r
-JOIN agent_events e ON e.event_id = r.event_id
 JOIN agent_events src ON src.event_id = r.source_event_id
