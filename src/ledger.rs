@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use futures::TryStreamExt;
-use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 
@@ -129,9 +128,10 @@ impl Ledger {
             }
         }
         ledger.parts = parts;
-        if let Some(bytes) = get(lake, &lake.child(CURSORS)).await? {
+        let cursors = lake.child(CURSORS);
+        if let Some(bytes) = get(lake, &cursors).await? {
             ledger.cursors = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Other(format!("{}: {e}", lake.url_of(&lake.child(CURSORS)))))?;
+                .map_err(|e| Error::Other(format!("{}: {e}", lake.url_of(&cursors))))?;
         }
         Ok(ledger)
     }
@@ -164,21 +164,14 @@ impl Ledger {
 
     /// What the ledger says of `object`: `None` when it has never seen it.
     pub fn get(&self, object: &InputObject) -> Option<&LedgerEntry> {
-        let key = key_of(object);
-        self.entries.get(&key).or_else(|| {
-            self.by_url
-                .get(&(
-                    object.url(),
-                    object.meta.size,
-                    object.meta.e_tag.clone().unwrap_or_default(),
-                ))
-                .or_else(|| {
-                    self.by_url.get(&(
-                        object.url(),
-                        object.meta.size,
-                        object.meta.last_modified.to_rfc3339(),
-                    ))
-                })
+        self.entries.get(&key_of(object)).or_else(|| {
+            // Lines of old ledgers were keyed by URL, size and ETag (or time without one).
+            let version = object
+                .meta
+                .e_tag
+                .clone()
+                .unwrap_or_else(|| object.meta.last_modified.to_rfc3339());
+            self.by_url.get(&(object.url(), object.meta.size, version))
         })
     }
 
@@ -254,11 +247,7 @@ fn lines<'a>(entries: impl Iterator<Item = &'a LedgerEntry>) -> Result<bytes::By
 }
 
 async fn get(lake: &Location, path: &Path) -> Result<Option<bytes::Bytes>> {
-    match lake.store.get(path).await {
-        Ok(got) => Ok(Some(got.bytes().await.map_err(|e| lake.store_error(e))?)),
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(lake.store_error(e)),
-    }
+    Ok(crate::lake::publish::read(lake, path).await?.0)
 }
 
 /// The first `YYYY/MM/DD/HH` folder of a key: where it starts, and its hour.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use object_store::ObjectStoreExt;
 
 use crate::config::{Config, Kind, SavedReport};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::etl::{self, EtlOptions, SourceKind, Summary};
 use crate::lake::{self, lease::LeaseOptions, publish::Publisher};
 use crate::ledger::{self, Ledger, LedgerEntry, Pending};
@@ -134,16 +134,15 @@ async fn run_leased(
             let offset = ledger.start_after(input);
             let listed = source::list_input_after(input, offset.as_ref()).await?;
             if listed.is_empty() && offset.is_none() {
-                return Err(Error::usage(format!(
-                    "{}: no input objects there",
-                    input.url
-                )));
+                return Err(source::no_objects(input));
             }
             if let Some(last) = listed.last() {
                 cursors.insert(input.url.clone(), last.meta.location.to_string());
             }
             objects.extend(listed);
         }
+        let listed: std::collections::HashSet<String> =
+            objects.iter().map(InputObject::url).collect();
         let mut retry = Vec::new();
         for entry in ledger.entries() {
             let Some(p) = entry.pending.as_ref() else {
@@ -153,7 +152,7 @@ async fn run_leased(
                 outcome
                     .failed_before
                     .push((entry.url.clone(), p.reason.clone()));
-            } else if !objects.iter().any(|o| o.url() == entry.url) {
+            } else if !listed.contains(&entry.url) {
                 retry.push(entry.url.clone());
             }
         }

@@ -77,11 +77,9 @@ pub async fn list_input_after(
     location: &Location,
     offset: Option<&object_store::path::Path>,
 ) -> Result<Vec<InputObject>> {
-    let objects = match offset {
-        Some(offset) => location.list_objects_after(offset).await?,
-        None => location.list_objects().await?,
-    };
-    Ok(objects
+    Ok(location
+        .list_objects_after(offset)
+        .await?
         .into_iter()
         .filter(|m| !m.location.filename().is_some_and(|f| f.starts_with('.')))
         .map(|meta| InputObject {
@@ -91,29 +89,22 @@ pub async fn list_input_after(
         .collect())
 }
 
+/// The usage error of an input with no objects at all: almost always a typo.
+pub fn no_objects(location: &Location) -> Error {
+    Error::usage(format!("{}: no input objects there", location.url))
+}
+
 /// Lists every input in order: arguments in the order given, each folder or prefix in name
 /// order. Hidden files (names starting with `.`) are skipped; an input with no objects at all
-/// is a usage error, since it is almost always a typo.
+/// is a usage error ([`no_objects`]).
 pub async fn list_inputs(inputs: &[Location]) -> Result<Vec<InputObject>> {
     let mut out = Vec::new();
     for location in inputs {
-        let objects = location.list_objects().await?;
-        let before = out.len();
-        for meta in objects {
-            let hidden = meta.location.filename().is_some_and(|f| f.starts_with('.'));
-            if !hidden {
-                out.push(InputObject {
-                    location: location.clone(),
-                    meta,
-                });
-            }
+        let objects = list_input_after(location, None).await?;
+        if objects.is_empty() {
+            return Err(no_objects(location));
         }
-        if out.len() == before {
-            return Err(Error::usage(format!(
-                "{}: no input objects there",
-                location.url
-            )));
-        }
+        out.extend(objects);
     }
     Ok(out)
 }

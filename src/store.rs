@@ -215,28 +215,20 @@ impl Location {
     /// The objects under the prefix, sorted by path (name order); a prefix that names one
     /// object lists that object.
     pub async fn list_objects(&self) -> Result<Vec<ObjectMeta>> {
-        if let Ok(meta) = self.store.head(&self.prefix).await {
-            return Ok(vec![meta]);
-        }
-        let mut objects: Vec<ObjectMeta> = self
-            .store
-            .list(Some(&self.prefix))
-            .try_collect()
-            .await
-            .map_err(|source| self.store_error(source))?;
-        objects.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
-        Ok(objects)
+        self.list_objects_after(None).await
     }
 
-    /// The objects under this location whose keys sort after `offset` (S3 `start-after`), in
-    /// key order; a location that is one object is that object.
-    pub async fn list_objects_after(&self, offset: &Path) -> Result<Vec<ObjectMeta>> {
+    /// As [`Location::list_objects`], only the keys that sort after `offset` (S3
+    /// `start-after`) when one is given.
+    pub async fn list_objects_after(&self, offset: Option<&Path>) -> Result<Vec<ObjectMeta>> {
         if let Ok(meta) = self.store.head(&self.prefix).await {
             return Ok(vec![meta]);
         }
-        let mut objects: Vec<ObjectMeta> = self
-            .store
-            .list_with_offset(Some(&self.prefix), offset)
+        let listing = match offset {
+            Some(offset) => self.store.list_with_offset(Some(&self.prefix), offset),
+            None => self.store.list(Some(&self.prefix)),
+        };
+        let mut objects: Vec<ObjectMeta> = listing
             .try_collect()
             .await
             .map_err(|source| self.store_error(source))?;
