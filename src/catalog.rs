@@ -177,11 +177,29 @@ async fn session(lake: &Location, suffix: &str, small: bool) -> Result<SessionCo
             .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Utf8)]);
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
-            .with_schema(table.arrow_schema()?);
+            .with_schema(view_strings(table.arrow_schema()?));
         let listing = Arc::new(ListingTable::try_new(config)?);
         ctx.register_table(format!("{}{suffix}", table.name).as_str(), listing)?;
     }
     Ok(ctx)
+}
+
+/// The schema a session reads a table with: top-level strings as `Utf8View`, the type the
+/// Parquet reader decodes them to without copying, so sorts, windows and repartitions move
+/// 16-byte views instead of the ARNs themselves.
+fn view_strings(schema: arrow::datatypes::SchemaRef) -> arrow::datatypes::SchemaRef {
+    let fields: Vec<arrow::datatypes::FieldRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View)),
+            _ => f.clone(),
+        })
+        .collect();
+    Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
 }
 
 async fn register_views(ctx: &SessionContext, views: &[(&str, &str)]) -> Result<()> {
