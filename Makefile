@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 VENV_OK := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test interop check bench bench-reports build clean-demo fuzz
+.PHONY: help demo test interop check bench bench-memory bench-reports build clean-demo fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,10 @@ $(VENV_OK): tests/requirements.txt
 bench: $(VENV_OK) ## time the ETL on ~1 GB of generated events against DuckDB (release build)
 	$(CARGO) build --release --locked
 	$(PY) tests/bench/bench.py --bin $(RBIN) --data bench-data
+
+bench-memory: $(VENV_OK) ## peak RSS of a 1,600-agent day into an empty lake, then merged with another (release build)
+	$(CARGO) build --release --locked
+	$(PY) tests/bench/bench.py --bin $(RBIN) --data bench-data --only memory
 
 bench-reports: $(VENV_OK) ## time only the reports (audit, login-logout, agent-activity, status-time) on the 10-day bench lake (release build)
 	$(CARGO) build --release --locked

@@ -8,21 +8,27 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, new_null_array};
-use arrow::compute::{concat_batches, interleave_record_batch};
+use arrow::compute::{concat_batches, filter_record_batch, interleave_record_batch};
 use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
 use bytes::Bytes;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::lake::publish::{self, Publisher};
-use crate::partition;
+use crate::partition::{self, StagedDay};
 use crate::schema::TableDef;
 use crate::store::Location;
 
@@ -61,37 +67,91 @@ pub struct DayOutcome {
     pub duplicates: usize,
 }
 
-/// Merges `staged` (in input order) into the partition of `day` of `table`.
-/// Writes nothing when every staged row is already there, so a rerun changes no byte.
+/// How a commit writes (Parquet options), how much memory it may use and where its sorted
+/// runs spill.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    pub write: WriteOptions,
+    /// The run's memory budget for staged rows (`--memory-mib`): runs of a quarter of it are
+    /// sorted in memory at a time and spilled to disk when there is more than one.
+    pub budget: usize,
+    /// Folder for sorted runs (the system temp folder when `None`).
+    pub spill_dir: Option<std::path::PathBuf>,
+}
+
+/// Rows per batch read from the lake file and from sorted runs: what each input of the merge
+/// holds at a time (about 3 MiB of agent events).
+const MERGE_INPUT_ROWS: usize = 2048;
+/// Rows per batch the merge hands to the Parquet writer.
+const MERGE_OUTPUT_ROWS: usize = 8192;
+
+/// Merges `staged` (in input order) into the partition of `day` of `table`, in bounded memory:
+///
+/// 1. the key columns of the lake file and of the staged rows decide, for every row, whether
+///    it is kept (rows already in the lake win, then input order; for `dedup_latest` tables the
+///    latest version wins): only the keys are held, never the rows;
+/// 2. the kept staged rows are sorted in runs of a quarter of `memory.budget`, spilled as
+///    Arrow IPC files but for the last;
+/// 3. the lake file (already sorted) and the runs are merged as streams (DataFusion's
+///    streaming k-way merge) and written row group by row group to a local file, which the
+///    storage layer publishes (a rename, a conditional PUT or a multipart upload).
+///
+/// The sort key contains the primary key, so the kept rows have one order and the file is
+/// the same bytes whatever the runs were. Writes nothing when every staged row is already
+/// there, so a rerun changes no byte.
 pub async fn commit_day(
     lake: &Location,
     publisher: &Publisher<'_>,
     table: &TableDef,
     schema: &SchemaRef,
     day: i32,
-    staged: Vec<RecordBatch>,
-    options: &WriteOptions,
+    staged: StagedDay,
+    options: &CommitOptions,
 ) -> Result<DayOutcome> {
+    let memory = options;
     let dir = partition::partition_dir(&table.name, day);
     let final_path = lake.child(&format!("{dir}/{PART_FILE}"));
+    let url = lake.url_of(&final_path);
     let t0 = std::time::Instant::now();
-    let (existing, version) = read_existing(publisher, lake, &final_path, schema).await?;
-    let rows_before = existing.as_ref().map_or(0, RecordBatch::num_rows);
-    let staged_rows: usize = staged.iter().map(RecordBatch::num_rows).sum();
+    tracing::debug!(table = %table.name, day, rss_mib = resident_mib(), "commit starts");
+    let existing = match publisher.open(&final_path).await? {
+        Some((file, version)) => {
+            let metadata = ArrowReaderMetadata::load(&file, Default::default())
+                .map_err(|source| damaged(lake, &final_path, parquet_error(&url, source)))?;
+            Some((LakeFile { file, metadata }, version))
+        }
+        None => None,
+    };
+    let rows_before = existing.as_ref().map_or(0, |(f, _)| {
+        f.metadata.metadata().file_metadata().num_rows() as usize
+    });
 
-    let mut all = Vec::with_capacity(staged.len() + 1);
-    all.extend(existing);
-    all.extend(staged);
-    // Only the key columns are gathered into one batch (for dedup and ordering); whole rows
-    // are copied once, straight from the staged batches into sorted order.
-    let keys = key_columns(schema, &all, table)?;
-    let t1 = std::time::Instant::now();
-    let keep = winners(&keys, table)?;
-    let t2 = std::time::Instant::now();
-    // Rows of this run that made it in: new keys, and newer versions replacing lake rows.
-    let written = (rows_before..keys.num_rows())
-        .filter(|&i| keep.value(i))
-        .count();
+    // 1. Which rows are kept, decided on the keys alone.
+    let keys = key_names(table);
+    let key_indices = indices_of(schema, &keys)?;
+    let key_schema = Arc::new(schema.project(&key_indices)?);
+    let mut key_set = KeySet::new(schema, table)?;
+    if let Some((reader, _)) = &existing {
+        let mask = ProjectionMask::columns(
+            reader.metadata.metadata().file_metadata().schema_descr(),
+            keys.iter().map(String::as_str),
+        );
+        let keys_reader = reader
+            .builder(&url)?
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|source| damaged(lake, &final_path, parquet_error(&url, source)))?;
+        for b in keys_reader {
+            let b = b.map_err(|e| damaged(lake, &final_path, Error::Other(e.to_string())))?;
+            key_set.append(&adapt(&b, &key_schema, &url)?)?;
+        }
+    }
+    staged.for_each(Some(&key_indices), |b| key_set.append(&b))?;
+    let keep = key_set.winners();
+    drop(key_set);
+    let staged_rows = keep.len() - rows_before;
+    let written = keep.slice(rows_before, staged_rows).true_count();
     let outcome = DayOutcome {
         rows_before,
         written,
@@ -100,11 +160,274 @@ pub async fn commit_day(
     if written == 0 {
         return Ok(outcome);
     }
-    let order = sorted_order(&keys, &keep, table)?;
+    let t1 = std::time::Instant::now();
+    tracing::debug!(table = %table.name, day, rss_mib = resident_mib(), "commit keys decided");
+
+    // 2. The kept staged rows in sorted runs of a quarter of the budget: the staged rows
+    // still in memory, a run being gathered and its sorted copy stay within 1.25 budgets.
+    let run_bytes = memory.budget / 4;
+    let mut runs: Vec<Vec<RecordBatch>> = Vec::new();
+    let mut spilled: Vec<tempfile::NamedTempFile> = Vec::new();
+    let mut chunk: Vec<RecordBatch> = Vec::new();
+    let mut chunk_bytes = 0usize;
+    staged.drain(|b, at| {
+        let mask = keep.slice(rows_before + at, b.num_rows());
+        let b = if mask.true_count() == b.num_rows() {
+            b
+        } else {
+            filter_record_batch(&b, &mask)?
+        };
+        if b.num_rows() == 0 {
+            return Ok(());
+        }
+        chunk_bytes += partition::data_bytes(&b);
+        chunk.push(b);
+        if chunk_bytes >= run_bytes {
+            let run = sort_rows(schema, std::mem::take(&mut chunk), table)?;
+            spilled.push(spill_run(&run, memory)?);
+            chunk_bytes = 0;
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        let run = sort_rows(schema, chunk, table)?;
+        runs.push(slices(&run, MERGE_INPUT_ROWS));
+    }
+    let t2 = std::time::Instant::now();
+    tracing::debug!(table = %table.name, day, runs = runs.len() + spilled.len(), rss_mib = resident_mib(), "commit runs sorted");
+
+    // 3. Merge the lake file and the runs, straight into the new file.
+    let mut streams: Vec<SendableRecordBatchStream> = Vec::new();
+    let version = match existing {
+        Some((reader, version)) => {
+            let rows = reader
+                .builder(&url)?
+                .with_batch_size(MERGE_INPUT_ROWS)
+                .build()
+                .map_err(|source| damaged(lake, &final_path, parquet_error(&url, source)))?;
+            let lake_keep = keep.slice(0, rows_before);
+            let (schema2, url2) = (schema.clone(), url.clone());
+            let mut at = 0usize;
+            let batches = rows.map(move |b| {
+                let b = adapt(&b?, &schema2, &url2)?;
+                let mask = lake_keep.slice(at, b.num_rows());
+                at += b.num_rows();
+                Ok(if mask.true_count() == b.num_rows() {
+                    b
+                } else {
+                    filter_record_batch(&b, &mask)?
+                })
+            });
+            streams.push(stream_of(schema, batches));
+            version
+        }
+        None => publish::Version(None),
+    };
+    drop(keep);
+    for run in runs {
+        streams.push(stream_of(schema, run.into_iter().map(Ok)));
+    }
+    for file in spilled {
+        let reader = FileReader::try_new(
+            std::io::BufReader::new(file.reopen().map_err(|source| Error::Io {
+                path: file.path().to_path_buf(),
+                source,
+            })?),
+            None,
+        )?;
+        // The file stays open through `reader`; its name can go now.
+        drop(file);
+        streams.push(stream_of(schema, reader.map(|b| b.map_err(Error::from))));
+    }
+    let mut merged = merge(schema, table, streams)?;
+
+    let upload = publisher.begin(&final_path)?;
+    let mut writer = ArrowWriter::try_new(
+        upload,
+        schema.clone(),
+        Some(properties(table, &options.write)?),
+    )
+    .map_err(|source| parquet_error(&url, source))?;
+    while let Some(batch) = merged.next().await {
+        let batch = batch.map_err(|e| Error::Other(format!("{url}: merge: {e}")))?;
+        writer
+            .write(&batch)
+            .map_err(|source| parquet_error(&url, source))?;
+    }
+    let upload = writer
+        .into_inner()
+        .map_err(|source| parquet_error(&url, source))?;
+    let t3 = std::time::Instant::now();
+    tracing::debug!(table = %table.name, day, keys = ?(t1 - t0), runs = ?(t2 - t1), merge_write = ?(t3 - t2), rss_mib = resident_mib(), "commit stages");
+
+    publisher
+        .publish_upload(&final_path, upload, &version)
+        .await?;
+    Ok(outcome)
+}
+
+/// This process's resident memory (MiB) as Linux reports it, for debug logs: where a commit's
+/// memory goes. `None` elsewhere.
+fn resident_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn parquet_error(url: &str, source: parquet::errors::ParquetError) -> Error {
+    Error::Parquet {
+        path: url.to_string(),
+        source,
+    }
+}
+
+/// The partition's current file, open, with its footer read once for both passes.
+struct LakeFile {
+    file: std::fs::File,
+    metadata: ArrowReaderMetadata,
+}
+
+impl LakeFile {
+    /// A reader of another handle on the file (each pass reads from its own position).
+    fn builder(&self, url: &str) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>> {
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| Error::Other(format!("{url}: {e}")))?;
+        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
+            file,
+            self.metadata.clone(),
+        ))
+    }
+}
+
+/// The columns that decide which row of a key is kept: the primary key and `dedup_latest`.
+fn key_names(table: &TableDef) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for n in table.primary_key.iter().chain(&table.dedup_latest) {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    names
+}
+
+fn indices_of(schema: &SchemaRef, names: &[String]) -> Result<Vec<usize>> {
+    names
+        .iter()
+        .map(|n| {
+            schema
+                .index_of(n)
+                .map_err(|_| Error::Other(format!("no key column {n}")))
+        })
+        .collect()
+}
+
+/// Batches of at most `rows` rows of `batch` (slices, no copy).
+fn slices(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
+    (0..batch.num_rows())
+        .step_by(rows)
+        .map(|start| batch.slice(start, rows.min(batch.num_rows() - start)))
+        .collect()
+}
+
+/// Writes a sorted run to an IPC file in batches the merge reads one at a time.
+fn spill_run(run: &RecordBatch, memory: &CommitOptions) -> Result<tempfile::NamedTempFile> {
+    let parent = memory.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let io = |source| Error::Io {
+        path: parent.clone(),
+        source,
+    };
+    let file = tempfile::Builder::new()
+        .prefix("connect-lake-run-")
+        .suffix(".arrow")
+        .tempfile_in(&parent)
+        .map_err(io)?;
+    let mut writer = FileWriter::try_new(
+        std::io::BufWriter::new(file.as_file().try_clone().map_err(io)?),
+        &run.schema(),
+    )?;
+    for b in slices(run, MERGE_INPUT_ROWS) {
+        writer.write(&b)?;
+    }
+    writer.finish()?;
+    Ok(file)
+}
+
+/// A stream for the merge over an iterator of batches (local reads: no need to yield).
+fn stream_of(
+    schema: &SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch>> + Send + 'static,
+) -> SendableRecordBatchStream {
+    Box::pin(RecordBatchStreamAdapter::new(
+        schema.clone(),
+        futures::stream::iter(
+            batches
+                .map(|b| b.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))),
+        ),
+    ))
+}
+
+/// DataFusion's streaming k-way merge of sorted streams, on the table's sort key (ascending,
+/// nulls first: the order of [`sorted_order`]).
+fn merge(
+    schema: &SchemaRef,
+    table: &TableDef,
+    streams: Vec<SendableRecordBatchStream>,
+) -> Result<SendableRecordBatchStream> {
+    use datafusion::arrow::compute::SortOptions;
+    use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
+    let exprs = table
+        .sort_key
+        .iter()
+        .map(|k| {
+            Ok(PhysicalSortExpr::new(
+                Arc::new(
+                    datafusion::physical_expr::expressions::Column::new_with_schema(k, schema)?,
+                ),
+                SortOptions {
+                    descending: false,
+                    nulls_first: true,
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ordering = LexOrdering::new(exprs)
+        .ok_or_else(|| Error::Other(format!("table {} has no sort key", table.name)))?;
+    let pool: Arc<dyn datafusion::execution::memory_pool::MemoryPool> =
+        Arc::new(datafusion::execution::memory_pool::UnboundedMemoryPool::default());
+    let reservation =
+        datafusion::execution::memory_pool::MemoryConsumer::new("commit merge").register(&pool);
+    let metrics = datafusion::physical_plan::metrics::BaselineMetrics::new(
+        &datafusion::physical_plan::metrics::ExecutionPlanMetricsSet::new(),
+        0,
+    );
+    Ok(
+        datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder::new()
+            .with_streams(streams)
+            .with_schema(schema.clone())
+            .with_expressions(&ordering)
+            .with_metrics(metrics)
+            .with_batch_size(MERGE_OUTPUT_ROWS)
+            .with_reservation(reservation)
+            .build()?,
+    )
+}
+
+/// Sorts rows (kept ones, from any number of batches) on the table's sort key into one batch.
+fn sort_rows(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+    table: &TableDef,
+) -> Result<RecordBatch> {
+    let keys = key_columns(schema, &batches, table)?;
+    let all = BooleanArray::from(vec![true; keys.num_rows()]);
+    let order = sorted_order(&keys, &all, table)?;
     drop(keys);
-    let mut starts = Vec::with_capacity(all.len());
+    let mut starts = Vec::with_capacity(batches.len());
     let mut total = 0usize;
-    for b in &all {
+    for b in &batches {
         starts.push(total);
         total += b.num_rows();
     }
@@ -116,36 +439,11 @@ pub async fn commit_day(
             (batch, g - starts[batch])
         })
         .collect();
-    let refs: Vec<&RecordBatch> = all.iter().collect();
-    let sorted = interleave_record_batch(&refs, &indices)?;
-    drop(all);
-    let t3 = std::time::Instant::now();
-    let bytes = write_parquet(&sorted, table, options).map_err(|source| Error::Parquet {
-        path: lake.url_of(&final_path),
-        source,
-    })?;
-    let t4 = std::time::Instant::now();
-    tracing::debug!(table = %table.name, day, read_concat = ?(t1 - t0), dedup = ?(t2 - t1), sort = ?(t3 - t2), write = ?(t4 - t3), "commit stages");
-
-    publisher.publish(&final_path, bytes, &version).await?;
-    Ok(outcome)
-}
-
-/// Reads the partition's current file, adapted to the current schema (columns appended since
-/// it was written come back as nulls), with the version it was read at.
-async fn read_existing(
-    publisher: &Publisher<'_>,
-    lake: &Location,
-    path: &object_store::path::Path,
-    schema: &SchemaRef,
-) -> Result<(Option<RecordBatch>, publish::Version)> {
-    let (bytes, version) = publisher.read(path).await?;
-    let Some(bytes) = bytes else {
-        return Ok((None, version));
-    };
-    let batch =
-        decode_file(bytes, schema, &lake.url_of(path)).map_err(|e| damaged(lake, path, e))?;
-    Ok((Some(batch), version))
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    if refs.is_empty() {
+        return Ok(RecordBatch::new_empty(schema.clone()));
+    }
+    Ok(interleave_record_batch(&refs, &indices)?)
 }
 
 /// A lake file that cannot be read as its table: named, with the way out.
@@ -290,69 +588,106 @@ fn adapt(batch: &RecordBatch, schema: &SchemaRef, url: &str) -> Result<RecordBat
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// Marks the row kept for each primary key: the one with the latest `dedup_latest` values, and
-/// among equals the first. Rows are ordered lake first, then input order, so what the lake
-/// already holds is never replaced by a redelivery, only by a newer version.
-fn winners(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
-    let key_columns = table
-        .primary_key
-        .iter()
-        .map(|k| {
-            batch
-                .column_by_name(k)
-                .cloned()
-                .ok_or_else(|| Error::Other(format!("no key column {k}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let converter = RowConverter::new(
-        key_columns
+/// The keys of every row of a day, gathered batch by batch in row order, that decide which
+/// row of each primary key is kept. Keys are held in Arrow's row format, one growing buffer
+/// (with the `dedup_latest` values beside), never as the batches they came from: a batch
+/// read back from a spilled part would otherwise keep its whole message buffer alive.
+struct KeySet {
+    converter: RowConverter,
+    rows: arrow::row::Rows,
+    latest: Vec<Vec<Option<i64>>>,
+    key_names: Vec<String>,
+    latest_names: Vec<String>,
+}
+
+impl KeySet {
+    fn new(schema: &SchemaRef, table: &TableDef) -> Result<KeySet> {
+        let fields = table
+            .primary_key
             .iter()
-            .map(|c| SortField::new(c.data_type().clone()))
-            .collect(),
-    )?;
-    let rows = converter.convert_columns(&key_columns)?;
-    // Keys are short byte strings hashed once each: xxHash is several times SipHash's speed,
-    // and nothing here is exposed to hash flooding (a key collision only costs a compare).
-    let hasher = twox_hash::xxhash64::State::with_seed(0);
-    if table.dedup_latest.is_empty() {
-        let mut seen = HashSet::with_capacity_and_hasher(rows.num_rows(), hasher);
-        return Ok(rows.iter().map(|r| Some(seen.insert(r))).collect());
-    }
-    let latest = table
-        .dedup_latest
-        .iter()
-        .map(|c| {
-            batch
-                .column_by_name(c)
-                .and_then(|a| a.as_primitive_opt::<TimestampMicrosecondType>())
-                .cloned()
-                .ok_or_else(|| Error::Other(format!("dedup column {c} is not a timestamp")))
+            .map(|k| {
+                schema
+                    .field_with_name(k)
+                    .map(|f| SortField::new(f.data_type().clone()))
+                    .map_err(|_| Error::Other(format!("no key column {k}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let converter = RowConverter::new(fields)?;
+        let rows = converter.empty_rows(0, 0);
+        Ok(KeySet {
+            converter,
+            rows,
+            latest: vec![Vec::new(); table.dedup_latest.len()],
+            key_names: table.primary_key.clone(),
+            latest_names: table.dedup_latest.clone(),
         })
-        .collect::<Result<Vec<_>>>()?;
-    // Option orders None first: a row without the timestamp loses to one with it.
-    let newer = |i: usize, than: usize| {
-        let version = |r: usize| {
-            latest
-                .iter()
-                .map(move |a| a.is_valid(r).then(|| a.value(r)))
+    }
+
+    /// Appends the keys of `batch` (which has at least the key and `dedup_latest` columns).
+    fn append(&mut self, batch: &RecordBatch) -> Result<()> {
+        let column = |name: &String| {
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| Error::Other(format!("no key column {name}")))
         };
-        version(i).cmp(version(than)) == std::cmp::Ordering::Greater
-    };
-    let mut best: HashMap<_, usize, _> = HashMap::with_capacity_and_hasher(rows.num_rows(), hasher);
-    for (i, key) in rows.iter().enumerate() {
-        match best.get_mut(&key) {
-            Some(current) if newer(i, *current) => *current = i,
-            Some(_) => {}
-            None => {
-                best.insert(key, i);
+        let keys = self
+            .key_names
+            .iter()
+            .map(column)
+            .collect::<Result<Vec<_>>>()?;
+        self.converter.append(&mut self.rows, &keys)?;
+        for (name, values) in self.latest_names.iter().zip(&mut self.latest) {
+            let c = column(name)?;
+            let ts = c
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .ok_or_else(|| Error::Other(format!("dedup column {name} is not a timestamp")))?;
+            values.extend(ts.iter());
+        }
+        Ok(())
+    }
+
+    /// Marks the row kept for each primary key: the one with the latest `dedup_latest`
+    /// values, and among equals the first. Rows come lake first, then input order, so what
+    /// the lake already holds is never replaced by a redelivery, only by a newer version.
+    fn winners(&self) -> BooleanArray {
+        let rows = &self.rows;
+        // Keys are short byte strings hashed once each: xxHash is several times SipHash's
+        // speed, and nothing here is exposed to hash flooding (a collision only costs a compare).
+        let hasher = twox_hash::xxhash64::State::with_seed(0);
+        if self.latest.is_empty() {
+            let mut seen = HashSet::with_capacity_and_hasher(rows.num_rows(), hasher);
+            return rows.iter().map(|r| Some(seen.insert(r))).collect();
+        }
+        // Option orders None first: a row without the timestamp loses to one with it.
+        let newer = |i: usize, than: usize| {
+            let version = |r: usize| self.latest.iter().map(move |v| v[r]);
+            version(i).cmp(version(than)) == std::cmp::Ordering::Greater
+        };
+        let mut best: HashMap<_, usize, _> =
+            HashMap::with_capacity_and_hasher(rows.num_rows(), hasher);
+        for (i, key) in rows.iter().enumerate() {
+            match best.get_mut(&key) {
+                Some(current) if newer(i, *current) => *current = i,
+                Some(_) => {}
+                None => {
+                    best.insert(key, i);
+                }
             }
         }
+        let mut keep = vec![false; rows.num_rows()];
+        for i in best.into_values() {
+            keep[i] = true;
+        }
+        BooleanArray::from(keep)
     }
-    let mut keep = vec![false; rows.num_rows()];
-    for i in best.into_values() {
-        keep[i] = true;
-    }
-    Ok(BooleanArray::from(keep))
+}
+
+/// [`KeySet::winners`] of the rows of one batch.
+fn winners(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
+    let mut keys = KeySet::new(&batch.schema(), table)?;
+    keys.append(batch)?;
+    Ok(keys.winners())
 }
 
 /// The columns dedup and ordering read (primary key, sort key, `dedup_latest`) of every
@@ -446,13 +781,12 @@ fn sorted_order(batch: &RecordBatch, keep: &BooleanArray, table: &TableDef) -> R
 
 /// Parquet as every downstream reader wants it: zstd, µs UTC timestamps (from the schema),
 /// dictionary pages, bloom filters on the agent columns reports filter on.
-fn write_parquet(
-    batch: &RecordBatch,
-    table: &TableDef,
-    options: &WriteOptions,
-) -> parquet::errors::Result<Bytes> {
+fn properties(table: &TableDef, options: &WriteOptions) -> Result<WriterProperties> {
     let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(options.zstd_level)
+                .map_err(|e| Error::Other(format!("zstd level: {e}")))?,
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         // ARNs share a ~100-byte prefix: statistics cut at the default 64 bytes would be the
@@ -474,11 +808,7 @@ fn write_parquet(
     if table.column_index("event_id").is_some() {
         props = props.set_column_dictionary_enabled(ColumnPath::from("event_id"), false);
     }
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props.build()))?;
-    writer.write(batch)?;
-    writer.close()?;
-    Ok(Bytes::from(out))
+    Ok(props.build())
 }
 
 #[cfg(test)]
@@ -534,7 +864,6 @@ mod tests {
             Location::parse(dir.path().to_str().unwrap(), &Default::default(), false).unwrap();
         let t = table();
         let schema = t.arrow_schema().unwrap();
-        let opts = WriteOptions::default();
         let lease = crate::lake::lease::acquire(&lake, "test", &Default::default())
             .await
             .unwrap();
@@ -543,9 +872,17 @@ mod tests {
             &schema,
             &[("b", 20, "first"), ("a", 10, "first"), ("b", 20, "again")],
         );
-        let out = commit_day(&lake, &p, &t, &schema, 0, vec![first], &opts)
-            .await
-            .unwrap();
+        let out = commit_day(
+            &lake,
+            &p,
+            &t,
+            &schema,
+            0,
+            StagedDay::from_batches(vec![first]),
+            &CommitOptions::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             out,
             DayOutcome {
@@ -558,9 +895,17 @@ mod tests {
         let before = std::fs::read(&file).unwrap();
 
         let rerun = batch(&schema, &[("a", 10, "later")]);
-        let out = commit_day(&lake, &p, &t, &schema, 0, vec![rerun], &opts)
-            .await
-            .unwrap();
+        let out = commit_day(
+            &lake,
+            &p,
+            &t,
+            &schema,
+            0,
+            StagedDay::from_batches(vec![rerun]),
+            &CommitOptions::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             out,
             DayOutcome {
@@ -576,18 +921,19 @@ mod tests {
         );
 
         let late = batch(&schema, &[("c", 5, "late")]);
-        commit_day(&lake, &p, &t, &schema, 0, vec![late], &opts)
-            .await
-            .unwrap();
-        let (back, _) = read_existing(
-            &p,
+        commit_day(
             &lake,
-            &lake.child(&format!("t/dt=1970-01-01/{PART_FILE}")),
+            &p,
+            &t,
             &schema,
+            0,
+            StagedDay::from_batches(vec![late]),
+            &CommitOptions::default(),
         )
         .await
         .unwrap();
-        assert_eq!(values(&back.unwrap()), vec!["c:late", "a:first", "b:first"]);
+        let back = decode_file(std::fs::read(&file).unwrap().into(), &schema, "t").unwrap();
+        assert_eq!(values(&back), vec!["c:late", "a:first", "b:first"]);
         // Nothing staged is left beside the partition or in the staging folder.
         p.finish().await.unwrap();
         assert_eq!(
@@ -660,5 +1006,226 @@ mod tests {
         let adapted = adapt(&old, &schema, "u").unwrap();
         assert_eq!(adapted.num_columns(), 3);
         assert!(adapted.column(2).is_null(0));
+    }
+
+    /// Today's commit before the streaming merge, kept as the oracle: every row in memory,
+    /// one sort, one write.
+    fn in_memory_commit(
+        table: &TableDef,
+        schema: &SchemaRef,
+        existing: Option<RecordBatch>,
+        staged: &[RecordBatch],
+        options: &WriteOptions,
+    ) -> Vec<u8> {
+        let mut all: Vec<RecordBatch> = existing.into_iter().collect();
+        all.extend(staged.iter().cloned());
+        let keys = key_columns(schema, &all, table).unwrap();
+        let keep = winners(&keys, table).unwrap();
+        let kept: Vec<RecordBatch> = {
+            let mut at = 0;
+            all.iter()
+                .map(|b| {
+                    let mask = keep.slice(at, b.num_rows());
+                    at += b.num_rows();
+                    filter_record_batch(b, &mask).unwrap()
+                })
+                .collect()
+        };
+        let sorted = sort_rows(schema, kept, table).unwrap();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(
+            &mut out,
+            schema.clone(),
+            Some(properties(table, options).unwrap()),
+        )
+        .unwrap();
+        // The streaming writer is fed batches of MERGE_OUTPUT_ROWS; pages of nested columns
+        // break at batch boundaries, so the oracle writes the same batches.
+        for b in slices(&sorted, MERGE_OUTPUT_ROWS) {
+            w.write(&b).unwrap();
+        }
+        w.close().unwrap();
+        out
+    }
+
+    /// A table whose newest version of a key wins (`dedup_latest`), with a version column
+    /// that is not in the sort key, so a newer version moves a row.
+    fn versioned_table() -> TableDef {
+        serde_json::from_str(
+            r#"{"name":"t","description":"d","primary_key":["id"],"partition_timestamp":"ts",
+                "sort_key":["ts","id"],"dedup_latest":["version"],"columns":[
+                {"name":"id","type":"string","nullable":false,"description":"i"},
+                {"name":"ts","type":"timestamp","nullable":false,"description":"t"},
+                {"name":"version","type":"timestamp","nullable":true,"description":"v"},
+                {"name":"v","type":"string","nullable":true,"description":"v"},
+                {"name":"tags","type":"array<string>","nullable":true,"description":"t"}]}"#,
+        )
+        .unwrap()
+    }
+
+    /// Deterministic rows: `n` rows with keys from a pool of `keys`, so keys repeat within
+    /// and across sets; versions (when the table has them) vary, some null.
+    fn rows(schema: &SchemaRef, seed: u64, n: usize, keys: u64, tag: &str) -> RecordBatch {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut ids = Vec::new();
+        let mut ts = Vec::new();
+        let mut versions = Vec::new();
+        let mut vals = Vec::new();
+        for i in 0..n {
+            let k = next() % keys;
+            ids.push(format!("key-{k:05}"));
+            // The event time is a function of the key (a redelivery has the same time) for
+            // the plain table; the versioned table may move it.
+            ts.push(
+                (k % 97) as i64 * 1_000
+                    + if versioned(schema) {
+                        (next() % 3) as i64
+                    } else {
+                        0
+                    },
+            );
+            versions.push((next() % 5 != 0).then(|| (next() % 4) as i64));
+            vals.push(format!("{tag}-{i}"));
+        }
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+        ];
+        if versioned(schema) {
+            columns.push(Arc::new(
+                TimestampMicrosecondArray::from(versions).with_timezone("UTC"),
+            ));
+        }
+        columns.push(Arc::new(StringArray::from(vals)));
+        if schema.index_of("tags").is_ok() {
+            // A nested column: its pages break by levels, not rows.
+            let mut tags = arrow::array::ListBuilder::new(arrow::array::StringBuilder::new());
+            for i in 0..n {
+                for t in 0..(i % 4) {
+                    tags.values().append_value(format!("tag-{t}-{}", i % 13));
+                }
+                tags.append(i % 7 != 0);
+            }
+            columns.push(Arc::new(tags.finish()));
+        }
+        RecordBatch::try_new(schema.clone(), columns).unwrap()
+    }
+
+    fn versioned(schema: &SchemaRef) -> bool {
+        schema.index_of("version").is_ok()
+    }
+
+    fn spill_parts(
+        dir: &std::path::Path,
+        name: &str,
+        parts: &[RecordBatch],
+    ) -> Vec<std::path::PathBuf> {
+        parts
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let path = dir.join(format!("{name}-{i}.arrow"));
+                let mut w = FileWriter::try_new(std::fs::File::create(&path).unwrap(), &b.schema())
+                    .unwrap();
+                for s in slices(b, 500) {
+                    w.write(&s).unwrap();
+                }
+                w.finish().unwrap();
+                path
+            })
+            .collect()
+    }
+
+    /// The streaming commit against the in-memory oracle: a lake file, then staged rows split
+    /// between spilled parts and memory, sorted in runs of every size (one run, a few, one per
+    /// batch), with duplicates within and across all three and, for the versioned table,
+    /// newer and older versions in each place. The file is the same bytes every time.
+    #[tokio::test]
+    async fn the_streaming_merge_writes_the_bytes_of_the_in_memory_commit() {
+        for table in [table(), versioned_table()] {
+            let schema = table.arrow_schema().unwrap();
+            let opts = WriteOptions::default();
+            for (case, budget) in [(0u64, usize::MAX), (1, 400_000), (2, 40_000), (3, 0)] {
+                let dir = tempfile::tempdir().unwrap();
+                let lake =
+                    Location::parse(dir.path().to_str().unwrap(), &Default::default(), false)
+                        .unwrap();
+                let lease = crate::lake::lease::acquire(&lake, "test", &Default::default())
+                    .await
+                    .unwrap();
+                let p = Publisher::new(&lake, &lease).await.unwrap();
+                let memory = CommitOptions {
+                    write: opts.clone(),
+                    budget,
+                    spill_dir: Some(dir.path().to_path_buf()),
+                };
+                let first = vec![rows(&schema, case * 10 + 1, 7000, 5000, "lake")];
+                let out = commit_day(
+                    &lake,
+                    &p,
+                    &table,
+                    &schema,
+                    0,
+                    StagedDay::from_batches(first.clone()),
+                    &memory,
+                )
+                .await
+                .unwrap();
+                let file = dir.path().join("t/dt=1970-01-01").join(PART_FILE);
+                let after_first = std::fs::read(&file).unwrap();
+                assert_eq!(
+                    after_first,
+                    in_memory_commit(&table, &schema, None, &first, &opts)
+                );
+                assert_eq!(out.written + out.duplicates, 7000);
+
+                let existing = decode_file(after_first.clone().into(), &schema, "t").unwrap();
+                let spilled_rows = vec![
+                    rows(&schema, case * 10 + 2, 3000, 9000, "spilled-a"),
+                    rows(&schema, case * 10 + 3, 2500, 9000, "spilled-b"),
+                ];
+                let in_memory = vec![
+                    rows(&schema, case * 10 + 4, 2000, 9000, "memory-a"),
+                    rows(&schema, case * 10 + 5, 1200, 9000, "memory-b"),
+                ];
+                let all_staged: Vec<RecordBatch> =
+                    spilled_rows.iter().chain(&in_memory).cloned().collect();
+                let expected =
+                    in_memory_commit(&table, &schema, Some(existing.clone()), &all_staged, &opts);
+                let staged = StagedDay::from_parts(
+                    spill_parts(dir.path(), "stage", &spilled_rows),
+                    in_memory.clone(),
+                    8700,
+                );
+                let out = commit_day(&lake, &p, &table, &schema, 0, staged, &memory)
+                    .await
+                    .unwrap();
+                assert_eq!(out.rows_before, existing.num_rows());
+                assert_eq!(out.written + out.duplicates, 8700);
+                let got = std::fs::read(&file).unwrap();
+                assert!(
+                    got == expected,
+                    "table {} budget {budget}: bytes differ",
+                    table.name
+                );
+                // Each key once.
+                let back = decode_file(got.into(), &schema, "t").unwrap();
+                assert_eq!(duplicate_keys(&back, &table).unwrap(), 0);
+                // No sorted run or staged part is left behind.
+                let left: Vec<_> = std::fs::read_dir(dir.path())
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".arrow"))
+                    .collect();
+                assert!(left.is_empty(), "{left:?}");
+                p.finish().await.unwrap();
+            }
+        }
     }
 }

@@ -224,18 +224,22 @@ pub async fn load(
             commit::validate_day(&options.lake, def, schema, day).await?;
         }
     }
+    let commit_options = commit::CommitOptions {
+        write: options.write.clone(),
+        budget: options.memory_budget,
+        spill_dir: options.spill_dir.clone(),
+    };
     let mut touched = BTreeSet::new();
     for (t, (def, schema)) in defs.iter().enumerate().rev() {
         for day in staging.days(t) {
-            let batches = staging.take_day(t, day)?;
             let outcome = commit::commit_day(
                 &options.lake,
                 publisher,
                 def,
                 schema,
                 day,
-                batches,
-                &options.write,
+                staging.take_day(t, day),
+                &commit_options,
             )
             .await?;
             if outcome.written > 0 {

@@ -67,9 +67,17 @@ pub fn split_by_day(batch: &RecordBatch, ts_column: &str) -> Result<Vec<(i32, Re
         .collect()
 }
 
-/// The bytes a batch's rows occupy. Decoder buffers are allocated with room to spare and the
-/// spare pages are never touched, so capacity would overstate memory (and spill too early).
-fn resident_bytes(batch: &RecordBatch) -> usize {
+/// The memory a batch holds: its buffers' capacity. Decoder buffers are allocated with room
+/// to spare; counting only the bytes in use let the process grow to twice the budget, as
+/// freed memory the allocator hands out again is already resident, spare room included.
+pub fn resident_bytes(batch: &RecordBatch) -> usize {
+    batch.get_array_memory_size()
+}
+
+/// The bytes of a batch's rows, spare capacity and shared buffers left out: what a batch read
+/// back from an IPC file (whose columns all share one message buffer, which capacity would
+/// count once per column) or a sorted copy holds.
+pub fn data_bytes(batch: &RecordBatch) -> usize {
     batch
         .columns()
         .iter()
@@ -175,27 +183,114 @@ impl Staging {
         self.tables[t].2.keys().copied().collect()
     }
 
-    /// Takes one day's rows of table `t`, in input order, reading spilled parts back.
-    pub fn take_day(&mut self, t: usize, day: i32) -> Result<Vec<RecordBatch>> {
+    /// Takes one day's rows of table `t`, in input order: the in-memory batches and the
+    /// spilled parts, which [`StagedDay::batches`] reads back one batch at a time.
+    pub fn take_day(&mut self, t: usize, day: i32) -> StagedDay {
         let Some(stage) = self.tables[t].2.remove(&day) else {
-            return Ok(Vec::new());
+            return StagedDay::default();
         };
-        let mut out = Vec::new();
-        for path in &stage.spilled {
-            let file = File::open(path).map_err(|source| Error::Io {
+        for b in &stage.batches {
+            self.in_memory = self.in_memory.saturating_sub(resident_bytes(b));
+        }
+        StagedDay {
+            spilled: stage.spilled,
+            batches: stage.batches,
+            rows: stage.rows,
+        }
+    }
+}
+
+/// One day's staged rows of one table, in input order: spilled parts first (they were staged
+/// first), then what is still in memory. Spilled parts are removed when this is dropped.
+#[derive(Default)]
+pub struct StagedDay {
+    spilled: Vec<PathBuf>,
+    batches: Vec<RecordBatch>,
+    rows: usize,
+}
+
+impl StagedDay {
+    pub fn from_batches(batches: Vec<RecordBatch>) -> Self {
+        StagedDay {
+            spilled: Vec::new(),
+            rows: batches.iter().map(RecordBatch::num_rows).sum(),
+            batches,
+        }
+    }
+
+    /// Spilled parts and in-memory batches, for tests of every mix of the two.
+    #[cfg(test)]
+    pub fn from_parts(spilled: Vec<PathBuf>, batches: Vec<RecordBatch>, rows: usize) -> Self {
+        StagedDay {
+            spilled,
+            batches,
+            rows,
+        }
+    }
+
+    /// Hands every staged batch over by value with the input position of its first row: the
+    /// in-memory batches first, so their memory is freed as they are consumed, then the
+    /// spilled parts one batch at a time (each part removed once read).
+    pub fn drain(mut self, mut visit: impl FnMut(RecordBatch, usize) -> Result<()>) -> Result<()> {
+        let in_memory: usize = self.batches.iter().map(RecordBatch::num_rows).sum();
+        let mut at = self.rows.saturating_sub(in_memory);
+        for b in std::mem::take(&mut self.batches) {
+            let n = b.num_rows();
+            visit(b, at)?;
+            at += n;
+        }
+        let mut at = 0;
+        for path in std::mem::take(&mut self.spilled) {
+            let file = File::open(&path).map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
             })?;
             for b in FileReader::try_new(std::io::BufReader::new(file), None)? {
-                out.push(b?);
+                let b = b?;
+                let n = b.num_rows();
+                visit(b, at)?;
+                at += n;
             }
+            let _ = std::fs::remove_file(&path);
+        }
+        Ok(())
+    }
+
+    /// Visits every staged batch in input order, projected to `columns` (indices into the
+    /// table's schema) when given; spilled parts are read one batch at a time.
+    pub fn for_each(
+        &self,
+        columns: Option<&[usize]>,
+        mut visit: impl FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<()> {
+        for path in &self.spilled {
+            let file = File::open(path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let reader = FileReader::try_new(
+                std::io::BufReader::new(file),
+                columns.map(<[usize]>::to_vec),
+            )?;
+            for b in reader {
+                visit(b?)?;
+            }
+        }
+        for b in &self.batches {
+            visit(match columns {
+                Some(c) => b.project(c)?,
+                None => b.clone(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagedDay {
+    fn drop(&mut self) {
+        for path in &self.spilled {
             let _ = std::fs::remove_file(path);
         }
-        for b in &stage.batches {
-            self.in_memory = self.in_memory.saturating_sub(resident_bytes(b));
-        }
-        out.extend(stage.batches);
-        Ok(out)
     }
 }
 
@@ -266,9 +361,21 @@ mod tests {
         s.budget = usize::MAX;
         s.add(0, &batch(vec![4]), "ts").unwrap();
         assert_eq!(s.days(0), vec![0]);
-        let back = s.take_day(0, 0).unwrap();
-        let rows: Vec<usize> = back.iter().map(|b| b.num_rows()).collect();
+        let back = s.take_day(0, 0);
+        let mut rows = Vec::new();
+        back.for_each(None, |b| {
+            rows.push(b.num_rows());
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(rows, vec![3, 1]);
-        assert!(s.take_day(0, 0).unwrap().is_empty());
+        let mut again = 0;
+        s.take_day(0, 0)
+            .for_each(None, |_| {
+                again += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(again, 0);
     }
 }

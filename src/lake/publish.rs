@@ -142,33 +142,10 @@ impl<'a> Publisher<'a> {
     async fn write(&self, path: &Path, bytes: Bytes, expected: Option<&Version>) -> Result<()> {
         let url = self.lake.url_of(path);
         match self.lake.fs_path(path) {
-            Some(target) => {
-                let n = self.staged.fetch_add(1, Ordering::SeqCst);
-                let staged = self
-                    .lake
-                    .child(&format!("{STAGING}/{}/{n}.tmp", self.lease.holder().run_id));
-                let staged = self
-                    .lake
-                    .fs_path(&staged)
-                    .ok_or_else(|| Error::Other(format!("{url}: no local path for staging")))?;
+            Some(_) => {
+                let staged = self.staging_path(path)?;
                 write_durably(&staged, &bytes)?;
-                if let Some(expected) = expected {
-                    let (_, current) = head(self.lake, path).await?;
-                    if &current != expected {
-                        let _ = std::fs::remove_file(&staged);
-                        return Err(Error::Conflict { url });
-                    }
-                }
-                self.lease.check()?;
-                let parent = target
-                    .parent()
-                    .ok_or_else(|| Error::Other(format!("{url}: no parent folder")))?;
-                create_dirs_durably(parent)?;
-                std::fs::rename(&staged, &target).map_err(|source| Error::Io {
-                    path: target.clone(),
-                    source,
-                })?;
-                sync_dir(parent)
+                self.install(path, &staged, expected).await
             }
             None => {
                 self.lease.check()?;
@@ -197,10 +174,264 @@ impl<'a> Publisher<'a> {
         }
     }
 
+    /// A new file in this run's staging folder, for a new version of `path` (local lakes).
+    fn staging_path(&self, path: &Path) -> Result<std::path::PathBuf> {
+        let n = self.staged.fetch_add(1, Ordering::SeqCst);
+        let staged = self
+            .lake
+            .child(&format!("{STAGING}/{}/{n}.tmp", self.lease.holder().run_id));
+        self.lake.fs_path(&staged).ok_or_else(|| {
+            Error::Other(format!(
+                "{}: no local path for staging",
+                self.lake.url_of(path)
+            ))
+        })
+    }
+
+    /// Renames a staged file, already on disk, over `path` if `path` is still at `expected`.
+    async fn install(
+        &self,
+        path: &Path,
+        staged: &std::path::Path,
+        expected: Option<&Version>,
+    ) -> Result<()> {
+        let url = self.lake.url_of(path);
+        let target = self
+            .lake
+            .fs_path(path)
+            .ok_or_else(|| Error::Other(format!("{url}: not on a local file system")))?;
+        if let Some(expected) = expected {
+            let (_, current) = head(self.lake, path).await?;
+            if &current != expected {
+                let _ = std::fs::remove_file(staged);
+                return Err(Error::Conflict { url });
+            }
+        }
+        self.lease.check()?;
+        let parent = target
+            .parent()
+            .ok_or_else(|| Error::Other(format!("{url}: no parent folder")))?;
+        create_dirs_durably(parent)?;
+        std::fs::rename(staged, &target).map_err(|source| Error::Io {
+            path: target.clone(),
+            source,
+        })?;
+        sync_dir(parent)
+    }
+
+    /// Opens the current version of lake file `path` for reading as a local file, with that
+    /// version: the file itself on a local lake, a downloaded copy (in the system temp
+    /// folder, streamed) on an object store. `None` when there is no file.
+    pub async fn open(&self, path: &Path) -> Result<Option<(std::fs::File, Version)>> {
+        let url = self.lake.url_of(path);
+        let io = |p: &std::path::Path| {
+            let p = p.to_path_buf();
+            move |source| Error::Io { path: p, source }
+        };
+        if let Some(local) = self.lake.fs_path(path) {
+            // A writer replaces the file by rename: the same version before and after the
+            // open means the open file is that version.
+            for _ in 0..3 {
+                let (_, before) = head(self.lake, path).await?;
+                if before.0.is_none() {
+                    return Ok(None);
+                }
+                let file = match std::fs::File::open(&local) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io(&local)(e)),
+                };
+                let (_, after) = head(self.lake, path).await?;
+                if after == before {
+                    return Ok(Some((file, before)));
+                }
+            }
+            return Err(Error::Conflict { url });
+        }
+        let got = match self.lake.store.get(path).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(source) => return Err(Error::Store { url, source }),
+        };
+        let version = Version(got.meta.e_tag.clone());
+        let tmp = std::env::temp_dir();
+        let mut file = tempfile::tempfile().map_err(io(&tmp))?;
+        let mut body = got.into_stream();
+        while let Some(chunk) = body.try_next().await.map_err(|source| Error::Store {
+            url: url.clone(),
+            source,
+        })? {
+            file.write_all(&chunk).map_err(io(&tmp))?;
+        }
+        Ok(Some((file, version)))
+    }
+
+    /// Starts a new version of lake file `path`, written as a local file: in this run's
+    /// staging folder on a local lake, in the system temp folder for an object store.
+    pub fn begin(&self, path: &Path) -> Result<Upload> {
+        let (staged, file) = match self.lake.fs_path(path) {
+            Some(_) => {
+                let staged = self.staging_path(path)?;
+                if let Some(parent) = staged.parent() {
+                    std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+                        path: parent.to_path_buf(),
+                        source,
+                    })?;
+                }
+                let file = std::fs::File::create(&staged).map_err(|source| Error::Io {
+                    path: staged.clone(),
+                    source,
+                })?;
+                (Some(staged), file)
+            }
+            None => (
+                None,
+                tempfile::tempfile().map_err(|source| Error::Io {
+                    path: std::env::temp_dir(),
+                    source,
+                })?,
+            ),
+        };
+        Ok(Upload {
+            staged,
+            file: std::io::BufWriter::with_capacity(1 << 20, file),
+            written: 0,
+        })
+    }
+
+    /// Publishes a finished [`Upload`] as `path`, if `path` is still at `expected`.
+    ///
+    /// On an object store, a file up to [`single_put_bytes`] goes up in one conditional PUT,
+    /// as [`Publisher::publish`] does. A larger one goes up as a multipart upload straight to
+    /// `path` (S3 shows it only when complete, whole): object_store cannot make a multipart
+    /// completion conditional, so the version is checked, under the lease, just before the
+    /// upload starts and again before it completes. Other connect-lake writers are kept
+    /// out by the lease either way; what the check cannot exclude is a foreign writer
+    /// replacing the file during the upload of a file that large.
+    pub async fn publish_upload(
+        &self,
+        path: &Path,
+        upload: Upload,
+        expected: &Version,
+    ) -> Result<()> {
+        let url = self.lake.url_of(path);
+        let io = |source| Error::Io {
+            path: std::env::temp_dir(),
+            source,
+        };
+        let size = upload.written;
+        let file = upload.file.into_inner().map_err(|e| io(e.into_error()))?;
+        if let Some(staged) = upload.staged {
+            file.sync_all().map_err(|source| Error::Io {
+                path: staged.clone(),
+                source,
+            })?;
+            drop(file);
+            return self.install(path, &staged, Some(expected)).await;
+        }
+        let mut file = file;
+        use std::io::{Read, Seek};
+        file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        if size <= single_put_bytes() {
+            let mut bytes = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut bytes).map_err(io)?;
+            return self.write(path, Bytes::from(bytes), Some(expected)).await;
+        }
+        let unchanged = || async {
+            self.lease.check()?;
+            let (_, current) = head(self.lake, path).await?;
+            if &current != expected {
+                return Err(Error::Conflict { url: url.clone() });
+            }
+            Ok(())
+        };
+        unchanged().await?;
+        let store_err = |source| Error::Store {
+            url: url.clone(),
+            source,
+        };
+        let multipart = self
+            .lake
+            .store
+            .put_multipart(path)
+            .await
+            .map_err(store_err)?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(multipart, PART_BYTES);
+        let mut chunk = vec![0u8; PART_BYTES];
+        let sent: Result<()> = async {
+            loop {
+                let n = read_full(&mut file, &mut chunk).map_err(io)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                writer
+                    .wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT)
+                    .await
+                    .map_err(store_err)?;
+                writer.write(&chunk[..n]);
+            }
+        }
+        .await;
+        if let Err(e) = sent.and(unchanged().await) {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+        writer.finish().await.map_err(store_err)?;
+        Ok(())
+    }
+
     /// Removes this run's staging folder (empty unless a publish failed half-way).
     pub async fn finish(self) -> Result<()> {
         self.remove_staging(false).await.map(|_| ())
     }
+}
+
+/// Parts of a multipart upload: 16 MiB, two in flight (S3 allows 10,000 parts, so up to
+/// 156 GiB a file).
+const PART_BYTES: usize = 16 << 20;
+const UPLOAD_PARTS_IN_FLIGHT: usize = 2;
+
+/// The largest file published to an object store in one PUT (held in memory for it): 64 MiB,
+/// or `CONNECT_LAKE_SINGLE_PUT_BYTES` (the tests set it low to exercise multipart uploads).
+pub fn single_put_bytes() -> u64 {
+    std::env::var("CONNECT_LAKE_SINGLE_PUT_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64 << 20)
+}
+
+/// A new version of a lake file being written: a local file, published with
+/// [`Publisher::publish_upload`]. Dropped unpublished, it leaves at most a staging file, which
+/// the run's `finish` (or the next run) removes.
+pub struct Upload {
+    staged: Option<std::path::PathBuf>,
+    file: std::io::BufWriter<std::fs::File>,
+    written: u64,
+}
+
+impl Write for Upload {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Reads until `buf` is full or the file ends.
+fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }
 
 /// object_store's local uploads (the lake marker's conditional create) stage as `name#N` beside

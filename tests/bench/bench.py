@@ -60,10 +60,13 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--agents", type=int, default=170)
     ap.add_argument("--days", type=int, default=6)
-    ap.add_argument("--only", choices=["etl", "reports"], help="run one part of the benchmark")
+    ap.add_argument("--only", choices=["etl", "reports", "memory"], help="run one part of the benchmark")
     args = ap.parse_args()
     if args.only == "reports":
         reports(args.bin, os.path.abspath(args.data), args.repeat)
+        return
+    if args.only == "memory":
+        memory(args.bin, os.path.abspath(args.data), args.repeat)
         return
 
     data = os.path.abspath(args.data)
@@ -115,7 +118,47 @@ def main():
           f"peak RSS: {rows[0][5] / rows[1][5]:.2f}x")
     print("note: connect-lake also writes agent_event_contacts; the DuckDB script writes agent_events only.")
     data_lake(args.bin, data, args.repeat)
+    memory(args.bin, data, args.repeat)
     reports(args.bin, data, args.repeat)
+
+
+def memory(binary, data, repeat):
+    """Peak RSS of a big day at the default memory budget: one UTC day of 1,600 agents into an
+    empty lake, then another 1,600 agents' events (another instance) merged into that day."""
+    days = []
+    for name, seed in (("day-a", 21), ("day-b", 22)):
+        inp = os.path.join(data, name)
+        stamp = os.path.join(data, f"{name}.json")
+        params = {"agents": 1600, "days": 1, "start": "2026-11-03", "seed": seed}
+        if not (os.path.exists(stamp) and json.load(open(stamp)) == params):
+            shutil.rmtree(inp, ignore_errors=True)
+            print(f"bench: generating {name} ({params}) ...", flush=True)
+            _, out = measured([binary, "generate", "--out", inp, "--agents", "1600", "--days", "1",
+                               "--start", "2026-11-03", "--seed", str(seed), "--format", "ndjson"])
+            print(out.strip())
+            json.dump(params, open(stamp, "w"))
+        days.append(inp)
+    lake = os.path.join(data, "lake-big-day")
+    summary = os.path.join(data, "big-day-summary.json")
+    first, merge = [], []
+    written = []
+    for _ in range(repeat):
+        shutil.rmtree(lake, ignore_errors=True)
+        first.append(run_child([binary, "etl", "--quiet", "--source", "agent-events", "--lake", lake,
+                                "--summary-json", summary, days[0]]))
+        written.append(json.load(open(summary))["written"])
+        merge.append(run_child([binary, "etl", "--quiet", "--source", "agent-events", "--lake", lake,
+                                "--summary-json", summary, days[1]]))
+        written.append(json.load(open(summary))["written"])
+    print()
+    print(f"one UTC day of 1,600 agents ({input_bytes(days[0]) / 1e9:.2f} GB NDJSON, {written[0]:,} events), "
+          f"default budget (--memory-mib 256); median of {repeat} runs")
+    print(f"{'run':<44}{'wall s':>9}{'CPU s':>9}{'peak RSS MiB':>14}")
+    for name, runs in (("into an empty lake", first), ("another 1,600 agents merged into that day", merge)):
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        rss = statistics.median(r["rss_mib"] for r in runs)
+        print(f"{name:<44}{wall:>9.2f}{cpu:>9.2f}{rss:>14.0f}")
 
 
 def data_lake(binary, data, repeat):

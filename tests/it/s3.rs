@@ -213,6 +213,19 @@ impl Weed {
     fn run(&self, args: &[&str]) -> Run {
         self.run_with(&self.endpoint, SECRET_KEY, args)
     }
+
+    /// As `run_with`, with more environment.
+    fn run_env_with(&self, endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut all = vec!["--s3-endpoint", endpoint, "--s3-allow-http"];
+        all.extend(args);
+        let mut env = env.to_vec();
+        env.extend([
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_REGION", "us-east-1"),
+        ]);
+        run_env(&all, &env)
+    }
 }
 
 impl Drop for Weed {
@@ -685,6 +698,8 @@ enum Fault {
     /// Answer every request with an error whose body echoes the credentials, as some stores'
     /// error responses and request dumps do.
     EchoSecrets = 4,
+    /// Answer the part uploads of multipart uploads (PUT …?partNumber=…) with 500.
+    FailUploadParts = 5,
 }
 
 /// The session token the secret-echo test signs with.
@@ -779,7 +794,10 @@ fn serve(client: TcpStream, upstream: &str, mode: u8, faults: &AtomicUsize) {
         let _ = client.shutdown(Shutdown::Both);
         return;
     }
-    if mode == Fault::FailWrites as u8 && write {
+    let fail_part = mode == Fault::FailUploadParts as u8
+        && method == b"PUT"
+        && request_line.contains("partNumber=");
+    if (mode == Fault::FailWrites as u8 && write) || fail_part {
         faults.fetch_add(1, Ordering::SeqCst);
         let _ = client.write_all(
             b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -856,6 +874,80 @@ fn a_failing_or_stalled_server_is_retried_then_the_run_fails_leaving_the_lake_as
             .any(|k| k.ends_with("dt=2026-11-23/part-0.parquet"))
     );
     assert_ne!(after, before);
+}
+
+/// Partition files larger than one PUT go up as multipart uploads. A store that fails the part
+/// uploads fails the run and leaves the lake as it was (no object half written, nothing
+/// listed); the same run through a healthy store then writes the bytes of a local lake.
+#[test]
+fn large_files_go_up_in_parts_and_a_failed_part_upload_changes_nothing() {
+    let weed = Weed::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generate(tmp.path());
+    let lake = format!("s3://{BUCKET}/lake");
+    let first_day = input.join("2026/11/22");
+    // Every partition file is over 1,000 bytes: all take the multipart path.
+    let multipart = [("CONNECT_LAKE_SINGLE_PUT_BYTES", "1000")];
+    let r = weed.run_env_with(
+        &weed.endpoint,
+        &multipart,
+        &etl_args(&lake, first_day.to_str().unwrap()),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before = weed.listing("lake");
+    assert!(
+        before
+            .keys()
+            .any(|k| k.ends_with("dt=2026-11-22/part-0.parquet")),
+        "{before:?}"
+    );
+
+    let proxy = Proxy::start(&weed.endpoint);
+    proxy.set(Fault::FailUploadParts);
+    let mut args = vec!["--s3-retries", "1", "--s3-timeout", "5"];
+    args.extend(etl_args(&lake, input.to_str().unwrap()));
+    let r = weed.run_env_with(&proxy.endpoint, &multipart, &args);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        proxy.faults.load(Ordering::SeqCst) >= 1,
+        "a part upload was refused"
+    );
+    // The tables are as they were. (The run's quarantined records were written while it read
+    // its input, before any commit: the same objects a rerun writes.)
+    let tables = |listing: BTreeMap<String, (u64, Option<String>)>| -> BTreeMap<String, (u64, Option<String>)> {
+        listing
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("_rejected/"))
+            .collect()
+    };
+    assert_eq!(
+        tables(weed.listing("lake")),
+        tables(before.clone()),
+        "the tables are as they were"
+    );
+
+    proxy.set(Fault::None);
+    let r = weed.run_env_with(&proxy.endpoint, &multipart, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let local = tmp.path().join("local");
+    etl_source("agent-events", &local, &[&input], &[]);
+    let local_files = snapshot_tree(&local);
+    let s3_files = weed.listing("lake");
+    let parquet: Vec<&String> = local_files
+        .keys()
+        .filter(|k| k.ends_with(".parquet"))
+        .collect();
+    assert!(parquet.len() >= 4, "{parquet:?}");
+    for rel in parquet {
+        assert_eq!(weed.get(&format!("lake/{rel}")), local_files[rel], "{rel}");
+        // A multipart object's e-tag is `"<md5 of the parts' md5s>-<parts>"`.
+        let e_tag = s3_files[rel].1.clone().unwrap_or_default();
+        assert!(
+            e_tag.trim_matches('"').contains('-'),
+            "{rel} went up in parts: {e_tag}"
+        );
+    }
 }
 
 /// Several `etl` runs started together on one new S3 lake: one writer at a time through the
