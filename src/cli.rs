@@ -411,6 +411,10 @@ pub struct GenerateArgs {
     /// some (both shapes mixed) or all (as the documentation's samples show them).
     #[arg(long, value_enum, default_value_t = generate::LoginSnapshots::None)]
     pub login_snapshots: generate::LoginSnapshots,
+    /// Agent configurations: compact (three hierarchy levels, one to three queues, records of
+    /// about 2.8 KB) or large (five levels, two to six queues, long names: about 5 KB).
+    #[arg(long, value_enum, default_value_t = generate::Shape::Compact)]
+    pub shape: generate::Shape,
     /// Also write contact_flow_events and test case result exports of the same contacts,
     /// one file per table and UTC day, under this folder.
     #[arg(long, value_name = "DIR")]
@@ -611,6 +615,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 late_rate: args.late_rate,
                 bad_rate: args.bad_rate,
                 login_snapshots: args.login_snapshots,
+                shape: args.shape,
                 data_lake_out: args.data_lake_out,
                 data_lake_format: args.data_lake_format,
                 test_runs_per_day: args.test_runs_per_day,

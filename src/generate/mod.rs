@@ -26,6 +26,17 @@ pub enum Framing {
     Firehose,
 }
 
+/// How rich an agent's configuration is. `compact`: three hierarchy levels for most agents,
+/// one to three inbound queues, short names (records of about 2.8 KB). `large`, as larger
+/// centres have: all five hierarchy levels, two to six inbound queues per routing profile out
+/// of 18, longer names (records of about 5 KB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Shape {
+    #[default]
+    Compact,
+    Large,
+}
+
 /// Which LOGIN and LOGOUT records carry a snapshot. Connect's own carry none
 /// (`"CurrentAgentSnapshot": null`), so that is the default; `all` is the shape of the
 /// documentation's samples, `some` mixes both.
@@ -57,6 +68,7 @@ pub struct GenerateOptions {
     /// Write the agent events (off: only the data-lake exports, for their benchmark).
     pub agent_events: bool,
     pub login_snapshots: LoginSnapshots,
+    pub shape: Shape,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -120,7 +132,21 @@ const CUSTOM_STATUSES: &[(&str, i64)] = &[
     ("Training", 45 * 60),
 ];
 
+/// The large shape's queues: QUEUES' six (same indices, so the outbound queue stays 5) then
+/// twelve more, all with long names.
+const LARGE_QUEUES: usize = 18;
+const REGIONS: &[&str] = &["North America", "EMEA", "APAC"];
+const LINES: &[&str] = &["Sales", "Support", "Billing", "Returns", "VIP", "Outbound"];
+const LEVEL_KINDS: [&str; 5] = [
+    "Customer Operations Division",
+    "Contact Centre Site",
+    "Line of Business",
+    "Agent Team",
+    "Shift Pattern",
+];
+
 struct World {
+    shape: Shape,
     instance_id: String,
     queue_ids: Vec<String>,
     profile_ids: Vec<String>,
@@ -134,6 +160,8 @@ struct Agent {
     first: &'static str,
     last: &'static str,
     profile: usize,
+    /// Inbound queues of the routing profile, by index into the world's queues.
+    queues: Vec<usize>,
     levels: [usize; 5],
     /// Minutes after UTC midnight the shift usually starts; some cross UTC midnight.
     shift_start_min: i64,
@@ -146,10 +174,10 @@ fn uuid(rng: &mut ChaCha8Rng) -> String {
 }
 
 impl World {
-    fn new(seed: u64) -> World {
+    fn new(seed: u64, shape: Shape) -> World {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let instance_id = uuid(&mut rng);
-        let queue_ids = QUEUES.iter().map(|_| uuid(&mut rng)).collect();
+        let queue_ids: Vec<String> = QUEUES.iter().map(|_| uuid(&mut rng)).collect();
         let profile_ids = PROFILES.iter().map(|_| uuid(&mut rng)).collect();
         let level_ids = LEVELS
             .iter()
@@ -162,7 +190,15 @@ impl World {
         {
             status_ids.insert(name, uuid(&mut rng));
         }
+        // Drawn after everything else, so the compact shape's ids do not move.
+        let mut queue_ids: Vec<String> = queue_ids;
+        if shape == Shape::Large {
+            while queue_ids.len() < LARGE_QUEUES {
+                queue_ids.push(uuid(&mut rng));
+            }
+        }
         World {
+            shape,
             instance_id,
             queue_ids,
             profile_ids,
@@ -178,8 +214,33 @@ impl World {
         )
     }
 
+    fn queue_name(&self, q: usize) -> String {
+        match self.shape {
+            Shape::Compact => QUEUES[q].to_string(),
+            Shape::Large => format!(
+                "{} {} Customer Contact Queue (Priority Tier {}, Business Hours 08:00-20:00 Local, Overflow to Regional Pool)",
+                REGIONS[q / LINES.len() % REGIONS.len()],
+                LINES[q % LINES.len()],
+                1 + q % 3
+            ),
+        }
+    }
+
     fn queue(&self, q: usize) -> Value {
-        json!({"ARN": format!("{}/queue/{}", self.instance_arn(), self.queue_ids[q]), "Name": QUEUES[q]})
+        json!({"ARN": format!("{}/queue/{}", self.instance_arn(), self.queue_ids[q]), "Name": self.queue_name(q)})
+    }
+
+    /// The inbound queues of agent `i`'s routing profile.
+    fn inbound_queues(&self, i: u32, profile: usize) -> Vec<usize> {
+        match self.shape {
+            Shape::Compact => PROFILES[profile].1.to_vec(),
+            Shape::Large => {
+                let start = (i as usize * 7) % LARGE_QUEUES;
+                (0..2 + i as usize % 5)
+                    .map(|k| (start + k) % LARGE_QUEUES)
+                    .collect()
+            }
+        }
     }
 
     fn agent(&self, i: u32, seed: u64) -> Agent {
@@ -199,17 +260,41 @@ impl World {
             first,
             last,
             profile: i as usize % PROFILES.len(),
+            queues: self.inbound_queues(i, i as usize % PROFILES.len()),
             levels: [0, 1, 2, 3, 4].map(|l| (i as usize + l) % LEVELS[l].len()),
             shift_start_min,
         }
     }
 
     fn configuration(&self, a: &Agent) -> Value {
-        let (profile, queues) = PROFILES[a.profile];
-        let level = |l: usize| json!({"ARN": format!("{}/agent-group/{}", self.instance_arn(), self.level_ids[l][a.levels[l]]), "Name": LEVELS[l][a.levels[l]]});
-        // Most centres use three hierarchy levels; every third agent's has all five.
+        let large = self.shape == Shape::Large;
+        let profile = if large {
+            format!(
+                "{} for {} Inbound Queues (Voice, Chat and Task Channels with Callback Overflow)",
+                PROFILES[a.profile].0,
+                a.queues.len()
+            )
+        } else {
+            PROFILES[a.profile].0.to_string()
+        };
+        let queues = &a.queues;
+        let level_name = |l: usize| {
+            let name = LEVELS[l][a.levels[l]];
+            if large {
+                format!(
+                    "{name} {} (Enterprise and Public Sector Accounts, Cost Centre {:04})",
+                    LEVEL_KINDS[l],
+                    1000 + 37 * l + a.levels[l]
+                )
+            } else {
+                name.to_string()
+            }
+        };
+        let level = |l: usize| json!({"ARN": format!("{}/agent-group/{}", self.instance_arn(), self.level_ids[l][a.levels[l]]), "Name": level_name(l)});
+        // Most centres use three hierarchy levels; every third agent's has all five (every
+        // agent's in the large shape).
         let mut groups = json!({"Level1": level(0), "Level2": level(1), "Level3": level(2)});
-        if a.levels[0] == 0 && a.profile == 0 {
+        if large || (a.levels[0] == 0 && a.profile == 0) {
             groups["Level4"] = level(3);
             groups["Level5"] = level(4);
         }
@@ -415,7 +500,7 @@ impl<'w> Shift<'w> {
         state: &'static str,
     ) -> usize {
         let prev = self.snap.clone();
-        let (_, queues) = PROFILES[self.agent.profile];
+        let queues = &self.agent.queues;
         let queue = if method == "OUTBOUND" {
             5
         } else {
@@ -550,7 +635,7 @@ impl<'w> Shift<'w> {
 
 /// Generates the whole stream and writes it under `options.out`.
 pub fn generate(options: &GenerateOptions) -> Result<GenerateStats> {
-    let world = World::new(options.seed);
+    let world = World::new(options.seed, options.shape);
     let agents: Vec<Agent> = (0..options.agents)
         .map(|i| world.agent(i, options.seed))
         .collect();
@@ -750,6 +835,7 @@ mod tests {
             late_rate: 0.0,
             bad_rate: 0.0,
             login_snapshots: LoginSnapshots::default(),
+            shape: Shape::default(),
             data_lake_out: None,
             data_lake_format: ExportFormat::Ndjson,
             test_runs_per_day: 0,
@@ -807,5 +893,54 @@ mod tests {
         let sizes: Vec<usize> = lines.iter().map(|e| e.to_string().len()).collect();
         let mean = sizes.iter().sum::<usize>() / sizes.len();
         assert!((1500..=3000).contains(&mean), "mean event size {mean}");
+    }
+
+    /// The large shape: every record with five hierarchy levels and two to six inbound
+    /// queues, about 5 KB a record; the compact shape's records stay as they were.
+    #[test]
+    fn the_large_shape_has_five_levels_and_two_to_six_queues() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = options(dir.path().join("large"));
+        o.agents = 10;
+        o.shape = Shape::Large;
+        let large = generate(&o).unwrap();
+        let compact = generate(&options(dir.path().join("compact"))).unwrap();
+        let mut queue_counts = std::collections::BTreeSet::new();
+        for entry in walk(&dir.path().join("large")) {
+            for line in std::fs::read_to_string(entry).unwrap().lines() {
+                let v: Value = serde_json::from_str(line).unwrap();
+                let Some(snap) = v.get("CurrentAgentSnapshot").filter(|s| !s.is_null()) else {
+                    continue;
+                };
+                let config = &snap["Configuration"];
+                let groups = config["AgentHierarchyGroups"].as_object().unwrap();
+                assert_eq!(groups.len(), 5, "{groups:?}");
+                let queues = config["RoutingProfile"]["InboundQueues"]
+                    .as_array()
+                    .unwrap();
+                assert!((2..=6).contains(&queues.len()), "{}", queues.len());
+                queue_counts.insert(queues.len());
+            }
+        }
+        assert_eq!(
+            queue_counts.len(),
+            5,
+            "every count from two to six: {queue_counts:?}"
+        );
+        let per_record = |s: &GenerateStats| s.bytes as f64 / s.events as f64;
+        assert!(per_record(&large) > 4500.0, "{}", per_record(&large));
+        assert!(per_record(&compact) < 3500.0, "{}", per_record(&compact));
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+        out
     }
 }

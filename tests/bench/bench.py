@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--agents", type=int, default=170)
     ap.add_argument("--days", type=int, default=6)
-    ap.add_argument("--only", choices=["etl", "reports", "memory"], help="run one part of the benchmark")
+    ap.add_argument("--only", choices=["etl", "large", "reports", "memory"], help="run one part of the benchmark")
     args = ap.parse_args()
     if args.only == "reports":
         reports(args.bin, os.path.abspath(args.data), args.repeat)
@@ -70,53 +70,14 @@ def main():
         return
 
     data = os.path.abspath(args.data)
-    inp = os.path.join(data, "input")
-    params = {"agents": args.agents, "days": args.days, "seed": 11}
-    stamp = os.path.join(data, "input.json")
-    if not (os.path.exists(stamp) and json.load(open(stamp)) == params):
-        shutil.rmtree(inp, ignore_errors=True)
-        os.makedirs(data, exist_ok=True)
-        print(f"bench: generating input ({params}) ...", flush=True)
-        _, out = measured([args.bin, "generate", "--out", inp, "--agents", str(args.agents), "--days",
-                           str(args.days), "--start", "2026-11-01", "--seed", "11", "--format", "ndjson",
-                           "--dup-rate", "0.01", "--late-rate", "0.01", "--bad-rate", "0.0005"])
-        print(out.strip())
-        json.dump(params, open(stamp, "w"))
-    size = input_bytes(inp)
-    mb = size / 1e6
-
-    ours_lake = os.path.join(data, "lake-connect-lake")
-    duck_out = os.path.join(data, "lake-duckdb")
-    summary = os.path.join(data, "summary.json")
-    ours, duck = [], []
-    for i in range(args.repeat):
-        shutil.rmtree(ours_lake, ignore_errors=True)
-        ours.append(run_child([args.bin, "etl", "--quiet", "--source", "agent-events", "--lake", ours_lake,
-                               "--summary-json", summary, inp]))
-        shutil.rmtree(duck_out, ignore_errors=True)
-        duck.append(run_child([sys.executable, os.path.join(HERE, "duckdb_etl.py"), inp, duck_out]))
-        print(f"bench: run {i + 1}/{args.repeat}: connect-lake {ours[-1]['cpu']:.1f} CPU-s, "
-              f"duckdb {duck[-1]['cpu']:.1f} CPU-s", flush=True)
-    s = json.load(open(summary))
-    events = s["written"] + s["duplicates"] + s["rejected"]
-
-    def med(runs, key):
-        return statistics.median(r[key] for r in runs)
-
-    rows = []
-    for name, runs in (("connect-lake", ours), ("duckdb", duck)):
-        cpu, wall, rss = med(runs, "cpu"), med(runs, "wall"), med(runs, "rss_mib")
-        rows.append((name, wall, cpu, events / cpu, mb / cpu, rss))
-    print()
-    print(f"input: {mb:,.0f} MB of agent events, {events:,} records "
-          f"({s['written']:,} written, {s['duplicates']:,} duplicates, {s['rejected']:,} rejected); "
-          f"median of {args.repeat} runs")
-    print(f"{'tool':<14}{'wall s':>9}{'CPU s':>9}{'events/CPU-s':>15}{'MB/CPU-s':>11}{'peak RSS MiB':>14}")
-    for name, wall, cpu, eps, mbps, rss in rows:
-        print(f"{name:<14}{wall:>9.2f}{cpu:>9.2f}{eps:>15,.0f}{mbps:>11.1f}{rss:>14.0f}")
-    print(f"ratio (connect-lake / duckdb) per CPU-second: {rows[0][4] / rows[1][4]:.2f}x; "
-          f"peak RSS: {rows[0][5] / rows[1][5]:.2f}x")
-    print("note: connect-lake also writes agent_event_contacts; the DuckDB script writes agent_events only.")
+    if args.only != "large":
+        etl_vs_duckdb(args.bin, data, "input", "compact", args.agents, args.days, args.repeat)
+    if args.only in (None, "large"):
+        # Records of about 5 KB (five hierarchy levels, two to six queues, long names), as larger
+        # centres send: about 2.5 GB.
+        etl_vs_duckdb(args.bin, data, "input-large", "large", 240, 6, args.repeat)
+    if args.only is not None:
+        return
     data_lake(args.bin, data, args.repeat)
     memory(args.bin, data, args.repeat)
     reports(args.bin, data, args.repeat)
@@ -160,6 +121,61 @@ def memory(binary, data, repeat):
         rss = statistics.median(r["rss_mib"] for r in runs)
         print(f"{name:<44}{wall:>9.2f}{cpu:>9.2f}{rss:>14.0f}")
 
+
+
+def etl_vs_duckdb(binary, data, name, shape, agents, days, repeat):
+    """The agent-event ETL of connect-lake and of DuckDB on one generated input, alternately."""
+    inp = os.path.join(data, name)
+    params = {"agents": agents, "days": days, "seed": 11}
+    if shape != "compact":
+        params["shape"] = shape
+        params["names"] = 2  # longer names in the large shape: regenerate
+    stamp = os.path.join(data, f"{name}.json")
+    if not (os.path.exists(stamp) and json.load(open(stamp)) == params):
+        shutil.rmtree(inp, ignore_errors=True)
+        os.makedirs(data, exist_ok=True)
+        print(f"bench: generating {name} ({params}) ...", flush=True)
+        _, out = measured([binary, "generate", "--out", inp, "--agents", str(agents), "--days",
+                           str(days), "--start", "2026-11-01", "--seed", "11", "--format", "ndjson",
+                           "--shape", shape, "--dup-rate", "0.01", "--late-rate", "0.01",
+                           "--bad-rate", "0.0005"])
+        print(out.strip())
+        json.dump(params, open(stamp, "w"))
+    size = input_bytes(inp)
+    mb = size / 1e6
+
+    ours_lake = os.path.join(data, "lake-connect-lake")
+    duck_out = os.path.join(data, "lake-duckdb")
+    summary = os.path.join(data, "summary.json")
+    ours, duck = [], []
+    for i in range(repeat):
+        shutil.rmtree(ours_lake, ignore_errors=True)
+        ours.append(run_child([binary, "etl", "--quiet", "--source", "agent-events", "--lake", ours_lake,
+                               "--summary-json", summary, inp]))
+        shutil.rmtree(duck_out, ignore_errors=True)
+        duck.append(run_child([sys.executable, os.path.join(HERE, "duckdb_etl.py"), inp, duck_out]))
+        print(f"bench: run {i + 1}/{repeat}: connect-lake {ours[-1]['cpu']:.1f} CPU-s, "
+              f"duckdb {duck[-1]['cpu']:.1f} CPU-s", flush=True)
+    s = json.load(open(summary))
+    events = s["written"] + s["duplicates"] + s["rejected"]
+
+    def med(runs, key):
+        return statistics.median(r[key] for r in runs)
+
+    rows = []
+    for tool, runs in (("connect-lake", ours), ("duckdb", duck)):
+        cpu, wall, rss = med(runs, "cpu"), med(runs, "wall"), med(runs, "rss_mib")
+        rows.append((tool, wall, cpu, events / cpu, mb / cpu, rss))
+    print()
+    print(f"input ({shape} records, {size / events / 1e3:.1f} KB each): {mb:,.0f} MB of agent events, "
+          f"{events:,} records ({s['written']:,} written, {s['duplicates']:,} duplicates, "
+          f"{s['rejected']:,} rejected); median of {repeat} runs")
+    print(f"{'tool':<14}{'wall s':>9}{'CPU s':>9}{'events/CPU-s':>15}{'MB/CPU-s':>11}{'peak RSS MiB':>14}")
+    for tool, wall, cpu, eps, mbps, rss in rows:
+        print(f"{tool:<14}{wall:>9.2f}{cpu:>9.2f}{eps:>15,.0f}{mbps:>11.1f}{rss:>14.0f}")
+    print(f"ratio (connect-lake / duckdb) per CPU-second: {rows[0][4] / rows[1][4]:.2f}x; "
+          f"peak RSS: {rows[0][5] / rows[1][5]:.2f}x")
+    print("note: connect-lake also writes agent_event_contacts; the DuckDB script writes agent_events only.")
 
 def data_lake(binary, data, repeat):
     """The two data-lake tables, ~1 M rows each from NDJSON exports, next to DuckDB."""
