@@ -198,30 +198,25 @@ impl Weed {
 
     /// Runs the binary with this server's endpoint and the given secret key.
     fn run_with(&self, endpoint: &str, secret: &str, args: &[&str]) -> Run {
-        let mut all = vec!["--s3-endpoint", endpoint, "--s3-allow-http"];
-        all.extend(args);
-        run_env(
-            &all,
-            &[
-                ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-                ("AWS_SECRET_ACCESS_KEY", secret),
-                ("AWS_REGION", "us-east-1"),
-            ],
-        )
+        self.run_as(endpoint, secret, &[], args)
     }
 
     fn run(&self, args: &[&str]) -> Run {
         self.run_with(&self.endpoint, SECRET_KEY, args)
     }
 
-    /// As `run_with`, with more environment.
+    /// As `run_with` with the right secret and more environment.
     fn run_env_with(&self, endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
+        self.run_as(endpoint, SECRET_KEY, env, args)
+    }
+
+    fn run_as(&self, endpoint: &str, secret: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
         let mut all = vec!["--s3-endpoint", endpoint, "--s3-allow-http"];
         all.extend(args);
         let mut env = env.to_vec();
         env.extend([
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_SECRET_ACCESS_KEY", secret),
             ("AWS_REGION", "us-east-1"),
         ]);
         run_env(&all, &env)
