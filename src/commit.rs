@@ -90,7 +90,7 @@ const MERGE_OUTPUT_ROWS: usize = 8192;
 /// 1. the key columns of the lake file and of the staged rows decide, for every row, whether
 ///    it is kept (rows already in the lake win, then input order; for `dedup_latest` tables the
 ///    latest version wins): only the keys are held, never the rows;
-/// 2. the kept staged rows are sorted in runs of a quarter of `memory.budget`, spilled as
+/// 2. the kept staged rows are sorted in runs of a quarter of `options.budget`, spilled as
 ///    Arrow IPC files but for the last;
 /// 3. the lake file (already sorted) and the runs are merged as streams (DataFusion's
 ///    streaming k-way merge) and written row group by row group to a local file, which the
@@ -108,7 +108,6 @@ pub async fn commit_day(
     staged: StagedDay,
     options: &CommitOptions,
 ) -> Result<DayOutcome> {
-    let memory = options;
     let dir = partition::partition_dir(&table.name, day);
     let final_path = lake.child(&format!("{dir}/{PART_FILE}"));
     let url = lake.url_of(&final_path);
@@ -165,7 +164,7 @@ pub async fn commit_day(
 
     // 2. The kept staged rows in sorted runs of a quarter of the budget: the staged rows
     // still in memory, a run being gathered and its sorted copy stay within 1.25 budgets.
-    let run_bytes = memory.budget / 4;
+    let run_bytes = options.budget / 4;
     let mut runs: Vec<Vec<RecordBatch>> = Vec::new();
     let mut spilled: Vec<tempfile::NamedTempFile> = Vec::new();
     let mut chunk: Vec<RecordBatch> = Vec::new();
@@ -184,7 +183,7 @@ pub async fn commit_day(
         chunk.push(b);
         if chunk_bytes >= run_bytes {
             let run = sort_rows(schema, std::mem::take(&mut chunk), table)?;
-            spilled.push(spill_run(&run, memory)?);
+            spilled.push(spill_run(&run, options)?);
             chunk_bytes = 0;
         }
         Ok(())
@@ -333,8 +332,8 @@ fn slices(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
 }
 
 /// Writes a sorted run to an IPC file in batches the merge reads one at a time.
-fn spill_run(run: &RecordBatch, memory: &CommitOptions) -> Result<tempfile::NamedTempFile> {
-    let parent = memory.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+fn spill_run(run: &RecordBatch, options: &CommitOptions) -> Result<tempfile::NamedTempFile> {
+    let parent = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
     let io = |source| Error::Io {
         path: parent.clone(),
         source,
