@@ -689,8 +689,8 @@ fn winners(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
     Ok(keys.winners())
 }
 
-/// The columns dedup and ordering read (primary key, sort key, `dedup_latest`) of every
-/// batch, as one batch: a fraction of the rows' bytes.
+/// The columns sorting reads (primary key, sort key, `dedup_latest`) of every batch, as one
+/// batch: a fraction of the rows' bytes.
 fn key_columns(schema: &SchemaRef, all: &[RecordBatch], table: &TableDef) -> Result<RecordBatch> {
     let mut names: Vec<&str> = Vec::new();
     for n in table
@@ -856,6 +856,28 @@ mod tests {
             .collect()
     }
 
+    /// Commits in-memory batches into day 0 with the default options.
+    async fn commit_batches(
+        lake: &Location,
+        p: &Publisher<'_>,
+        t: &TableDef,
+        schema: &SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> DayOutcome {
+        let options = CommitOptions::default();
+        commit_day(
+            lake,
+            p,
+            t,
+            schema,
+            0,
+            StagedDay::from_batches(batches),
+            &options,
+        )
+        .await
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn merge_dedups_keeps_lake_rows_and_skips_needless_writes() {
         let dir = tempfile::tempdir().unwrap();
@@ -871,17 +893,7 @@ mod tests {
             &schema,
             &[("b", 20, "first"), ("a", 10, "first"), ("b", 20, "again")],
         );
-        let out = commit_day(
-            &lake,
-            &p,
-            &t,
-            &schema,
-            0,
-            StagedDay::from_batches(vec![first]),
-            &CommitOptions::default(),
-        )
-        .await
-        .unwrap();
+        let out = commit_batches(&lake, &p, &t, &schema, vec![first]).await;
         assert_eq!(
             out,
             DayOutcome {
@@ -894,17 +906,7 @@ mod tests {
         let before = std::fs::read(&file).unwrap();
 
         let rerun = batch(&schema, &[("a", 10, "later")]);
-        let out = commit_day(
-            &lake,
-            &p,
-            &t,
-            &schema,
-            0,
-            StagedDay::from_batches(vec![rerun]),
-            &CommitOptions::default(),
-        )
-        .await
-        .unwrap();
+        let out = commit_batches(&lake, &p, &t, &schema, vec![rerun]).await;
         assert_eq!(
             out,
             DayOutcome {
@@ -920,17 +922,7 @@ mod tests {
         );
 
         let late = batch(&schema, &[("c", 5, "late")]);
-        commit_day(
-            &lake,
-            &p,
-            &t,
-            &schema,
-            0,
-            StagedDay::from_batches(vec![late]),
-            &CommitOptions::default(),
-        )
-        .await
-        .unwrap();
+        commit_batches(&lake, &p, &t, &schema, vec![late]).await;
         let back = decode_file(std::fs::read(&file).unwrap().into(), &schema, "t").unwrap();
         assert_eq!(values(&back), vec!["c:late", "a:first", "b:first"]);
         // Nothing staged is left beside the partition or in the staging folder.

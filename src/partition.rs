@@ -241,11 +241,7 @@ impl StagedDay {
         }
         let mut at = 0;
         for path in std::mem::take(&mut self.spilled) {
-            let file = File::open(&path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            for b in FileReader::try_new(std::io::BufReader::new(file), None)? {
+            for b in read_part(&path, None)? {
                 let b = b?;
                 let n = b.num_rows();
                 visit(b, at)?;
@@ -264,15 +260,7 @@ impl StagedDay {
         mut visit: impl FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
         for path in &self.spilled {
-            let file = File::open(path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let reader = FileReader::try_new(
-                std::io::BufReader::new(file),
-                columns.map(<[usize]>::to_vec),
-            )?;
-            for b in reader {
+            for b in read_part(path, columns)? {
                 visit(b?)?;
             }
         }
@@ -284,6 +272,21 @@ impl StagedDay {
         }
         Ok(())
     }
+}
+
+/// Reads a spilled part back, one batch at a time, projected to `columns` when given.
+fn read_part(
+    path: &std::path::Path,
+    columns: Option<&[usize]>,
+) -> Result<FileReader<std::io::BufReader<File>>> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(FileReader::try_new(
+        std::io::BufReader::new(file),
+        columns.map(<[usize]>::to_vec),
+    )?)
 }
 
 impl Drop for StagedDay {

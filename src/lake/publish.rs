@@ -200,14 +200,14 @@ impl<'a> Publisher<'a> {
             .lake
             .fs_path(path)
             .ok_or_else(|| Error::Other(format!("{url}: not on a local file system")))?;
-        if let Some(expected) = expected {
-            let (_, current) = head(self.lake, path).await?;
-            if &current != expected {
-                let _ = std::fs::remove_file(staged);
-                return Err(Error::Conflict { url });
-            }
+        let allowed = match expected {
+            Some(expected) => self.still_at(path, expected).await,
+            None => self.lease.check(),
+        };
+        if let Err(e) = allowed {
+            let _ = std::fs::remove_file(staged);
+            return Err(e);
         }
-        self.lease.check()?;
         let parent = target
             .parent()
             .ok_or_else(|| Error::Other(format!("{url}: no parent folder")))?;
@@ -217,6 +217,18 @@ impl<'a> Publisher<'a> {
             source,
         })?;
         sync_dir(parent)
+    }
+
+    /// Checks, under the lease, that lake file `path` is still at `expected`
+    /// ([`Error::Conflict`] otherwise).
+    async fn still_at(&self, path: &Path, expected: &Version) -> Result<()> {
+        let (_, current) = head(self.lake, path).await?;
+        if &current != expected {
+            return Err(Error::Conflict {
+                url: self.lake.url_of(path),
+            });
+        }
+        self.lease.check()
     }
 
     /// Opens the current version of lake file `path` for reading as a local file, with that
@@ -337,15 +349,7 @@ impl<'a> Publisher<'a> {
             file.read_to_end(&mut bytes).map_err(io)?;
             return self.write(path, Bytes::from(bytes), Some(expected)).await;
         }
-        let unchanged = || async {
-            self.lease.check()?;
-            let (_, current) = head(self.lake, path).await?;
-            if &current != expected {
-                return Err(Error::Conflict { url: url.clone() });
-            }
-            Ok(())
-        };
-        unchanged().await?;
+        self.still_at(path, expected).await?;
         let store_err = |source| Error::Store {
             url: url.clone(),
             source,
@@ -372,7 +376,11 @@ impl<'a> Publisher<'a> {
             }
         }
         .await;
-        if let Err(e) = sent.and(unchanged().await) {
+        let sent = match sent {
+            Ok(()) => self.still_at(path, expected).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
             let _ = writer.abort().await;
             return Err(e);
         }

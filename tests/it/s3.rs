@@ -151,6 +151,16 @@ impl Weed {
             .unwrap()
     }
 
+    /// Puts the fixture file `fixture` at `key` in the bucket.
+    fn put_fixture(&self, key: &str, fixture: &str) {
+        runtime()
+            .block_on(self.store(SECRET_KEY).put(
+                &ObjectPath::from(key),
+                PutPayload::from(std::fs::read(crate::support::fixture(fixture)).unwrap()),
+            ))
+            .unwrap();
+    }
+
     /// Copies every file under `dir` to `prefix/<relative path>`.
     fn upload(&self, dir: &Path, prefix: &str) {
         let store = self.store(SECRET_KEY);
@@ -494,15 +504,7 @@ fn nightly_runs_entirely_on_s3() {
 fn nightly_on_s3_lists_from_a_day_before_the_last_key() {
     let weed = Weed::start();
     let tmp = tempfile::tempdir().unwrap();
-    let store = weed.store(SECRET_KEY);
-    let put = |key: &str, fixture: &str| {
-        runtime()
-            .block_on(store.put(
-                &ObjectPath::from(format!("fh/{key}")),
-                PutPayload::from(std::fs::read(crate::support::fixture(fixture)).unwrap()),
-            ))
-            .unwrap();
-    };
+    let put = |key: &str, fixture: &str| weed.put_fixture(&format!("fh/{key}"), fixture);
     let config = tmp.path().join("connect-lake.toml");
     std::fs::write(
         &config,
@@ -1051,17 +1053,11 @@ fn nightly_reports_and_retries_an_unreadable_object_then_records_it_as_failed() 
     let weed = Weed::start();
     let proxy = Proxy::start(&weed.endpoint);
     let tmp = tempfile::tempdir().unwrap();
-    let store = weed.store(SECRET_KEY);
     for (name, fixture) in [
         ("a.ndjson", "report-scenarios.ndjson"),
         ("denied.ndjson", "crosses-utc-midnight.ndjson"),
     ] {
-        runtime()
-            .block_on(store.put(
-                &ObjectPath::from(format!("firehose/{name}")),
-                PutPayload::from(std::fs::read(crate::support::fixture(fixture)).unwrap()),
-            ))
-            .unwrap();
+        weed.put_fixture(&format!("firehose/{name}"), fixture);
     }
     let config = tmp.path().join("connect-lake.toml");
     std::fs::write(
