@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 VENV_OK := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test interop check bench bench-memory bench-reports build clean-demo fuzz
+.PHONY: help demo test interop check bench bench-memory bench-reports bench-queries build clean-demo fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -89,6 +89,10 @@ bench-memory: $(VENV_OK) ## peak RSS of a 1,600-agent day into an empty lake, th
 	$(CARGO) build --release --locked
 	$(PY) tests/bench/bench.py --bin $(RBIN) --data bench-data --only memory
 
-bench-reports: $(VENV_OK) ## time only the reports (audit, login-logout, agent-activity, status-time) on the 10-day bench lake (release build)
+bench-reports: $(VENV_OK) ## time only the reports (audit, login-logout, agent-activity, status-time) on the 10- and 60-day bench lakes (release build)
 	$(CARGO) build --release --locked
 	$(PY) tests/bench/bench.py --bin $(RBIN) --data bench-data --only reports
+
+bench-queries: $(VENV_OK) ## time ad-hoc view queries against DuckDB running the same SQL files on the 10-day bench lake (release build)
+	$(CARGO) build --release --locked
+	$(PY) tests/bench/bench.py --bin $(RBIN) --data bench-data --only queries

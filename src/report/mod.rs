@@ -93,7 +93,9 @@ pub(crate) fn list_param(values: &[String]) -> ScalarValue {
 /// agent's rows.
 pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBatchStream> {
     let day = local_day(request.date, request.tz);
+    let clock = std::time::Instant::now();
     let ctx = catalog::open_raw(lake).await?;
+    tracing::debug!(ms = clock.elapsed().as_millis(), "audit: session open");
     // The scope ends a day after the local day: a LOGIN without a snapshot late in the day
     // takes its status (and the agent its name) from the agent's next event with a snapshot,
     // which can be past the UTC midnight.
@@ -119,6 +121,7 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
         ]))?
         .collect()
         .await?;
+    tracing::debug!(ms = clock.elapsed().as_millis(), "audit: agent looked up");
     let mut agent_arns = Vec::new();
     let mut found: Option<String> = None;
     for b in &lookup {
@@ -186,6 +189,7 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
         agent_arns: Some(agent_arns),
     };
     catalog::scope(&ctx, &scope, AUDIT_VIEWS).await?;
+    tracing::debug!(ms = clock.elapsed().as_millis(), "audit: views scoped");
     // An interval still open at the end of the data runs to the end of the day, or to now.
     let open_end = if request.now < day.to {
         request.now
@@ -389,7 +393,9 @@ pub(crate) async fn run(
             arrow::util::pretty::pretty_format_batches(&explained)?
         );
     }
+    let clock = std::time::Instant::now();
     let stream = frame.execute_stream().await?;
+    tracing::debug!(ms = clock.elapsed().as_millis(), "report planned");
     Ok(localized(stream, tz))
 }
 

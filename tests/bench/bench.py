@@ -7,6 +7,7 @@ RSS come from wait4(2) of that process. Medians are reported, and ratios of medi
 (about 1 GB of NDJSON) is generated once and kept under --data.
 """
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -60,13 +61,16 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--agents", type=int, default=170)
     ap.add_argument("--days", type=int, default=6)
-    ap.add_argument("--only", choices=["etl", "large", "reports", "memory"], help="run one part of the benchmark")
+    ap.add_argument("--only", choices=["etl", "large", "reports", "memory", "queries"], help="run one part of the benchmark")
     args = ap.parse_args()
     if args.only == "reports":
         reports(args.bin, os.path.abspath(args.data), args.repeat)
         return
     if args.only == "memory":
         memory(args.bin, os.path.abspath(args.data), args.repeat)
+        return
+    if args.only == "queries":
+        queries(args.bin, os.path.abspath(args.data), max(args.repeat, 5))
         return
 
     data = os.path.abspath(args.data)
@@ -81,6 +85,7 @@ def main():
     data_lake(args.bin, data, args.repeat)
     memory(args.bin, data, args.repeat)
     reports(args.bin, data, args.repeat)
+    queries(args.bin, data, max(args.repeat, 5))
 
 
 def memory(binary, data, repeat):
@@ -220,26 +225,34 @@ def data_lake(binary, data, repeat):
         print(f"{table:<38}{'ratio':<14}{'':>11}{'':>8}{med['connect-lake'] / med['duckdb']:>11.2f}x")
 
 
-def reports(binary, data, repeat):
-    """Whole-process times of the two reports on a lake of 10 days x 170 agents."""
-    inp = os.path.join(data, "report-input")
-    lake = os.path.join(data, "report-lake")
-    stamp = os.path.join(data, "report-lake.json")
+def report_lake(binary, data, days):
+    """The lake the reports and queries run on: 170 agents for `days` days ending 2026-11-10
+    (the same agents and the same last days whatever its age), built once and kept."""
+    name = "report-lake" if days == 10 else f"report-lake-{days}d"
+    inp = os.path.join(data, name.replace("lake", "input"))
+    lake = os.path.join(data, name)
+    stamp = os.path.join(data, f"{name}.json")
+    first = (datetime.date(2026, 11, 11) - datetime.timedelta(days=days)).isoformat()
     # "layout" changes when the file layout does (sort order, page size): the lake is rebuilt.
     # layout 3: LOGIN and LOGOUT records without a snapshot, as Connect sends them.
-    params = {"agents": 170, "days": 10, "seed": 5, "layout": 3}
+    params = {"agents": 170, "days": days, "start": first, "seed": 5, "layout": 3}
     if not (os.path.exists(stamp) and json.load(open(stamp)) == params):
         shutil.rmtree(inp, ignore_errors=True)
         shutil.rmtree(lake, ignore_errors=True)
-        print(f"bench: building the report lake ({params}) ...", flush=True)
-        measured([binary, "generate", "--out", inp, "--agents", "170", "--days", "10", "--start", "2026-11-01",
+        print(f"bench: building {name} ({params}) ...", flush=True)
+        measured([binary, "generate", "--out", inp, "--agents", "170", "--days", str(days), "--start", first,
                   "--seed", "5", "--format", "firehose", "--gzip"])
         measured([binary, "etl", "--quiet", "--source", "agent-events", "--lake", lake, inp])
+        shutil.rmtree(inp, ignore_errors=True)
         json.dump(params, open(stamp, "w"))
+    return lake
+
+
+def report_cases(binary, lake):
     _, out = measured([binary, "query", "--lake", lake, "--format", "csv",
                        "SELECT min(username) FROM agent_events WHERE dt = '2026-11-06'"])
     agent = out.splitlines()[1]
-    cases = [
+    return [
         ("report audit (1 agent, 1 day)", [binary, "report", "audit", "--lake", lake, "--agent", agent,
                                            "--date", "2026-11-06", "--tz", "America/New_York"]),
         # As in production: run the morning after the last day of data.
@@ -254,16 +267,86 @@ def reports(binary, data, repeat):
         ("report status-time --interval 60m", [binary, "report", "status-time", "--lake", lake, "--interval",
                                                "60m", "--range", "yesterday", "--now", "2026-11-11T12:00:00Z",
                                                "--tz", "America/New_York"]),
+        # The floor under every report: process start, opening the lake, one trivial query.
+        ("query SELECT 1 (start + session)", [binary, "query", "--lake", lake, "SELECT 1"]),
     ]
+
+
+def reports(binary, data, repeat):
+    """Whole-process times of the reports on a lake of 10 days x 170 agents and on one of 60 days
+    of the same agents (same last days), runs of the two alternated; median of 15."""
+    lakes = {days: report_lake(binary, data, days) for days in (10, 60)}
+    cases = {days: report_cases(binary, lake) for days, lake in lakes.items()}
     print()
-    print(f"reports on a lake of 10 days x 170 agents; median of 15 runs, whole process")
-    print(f"{'report':<40}{'wall ms':>9}{'CPU ms':>9}{'peak RSS MiB':>14}")
-    for name, cmd in cases:
-        runs = [run_child(cmd) for _ in range(15)]
-        wall = statistics.median(r["wall"] for r in runs) * 1000
-        cpu = statistics.median(r["cpu"] for r in runs) * 1000
-        rss = statistics.median(r["rss_mib"] for r in runs)
-        print(f"{name:<40}{wall:>9.0f}{cpu:>9.0f}{rss:>14.0f}")
+    print("reports on lakes of 10 and 60 days x 170 agents (same agents, same last days); "
+          "median of 15 runs, whole process, the two lakes alternated")
+    print(f"{'report':<40}{'10d wall':>9}{'spread':>12}{'CPU':>6}{'60d wall':>9}{'spread':>12}{'CPU':>6}"
+          f"{'60d/10d':>8}{'RSS MiB':>8}")
+    for i, (name, _) in enumerate(cases[10]):
+        runs = {10: [], 60: []}
+        for _ in range(15):
+            for days in (10, 60):
+                runs[days].append(run_child(cases[days][i][1]))
+        row = f"{name:<40}"
+        walls = {}
+        for days in (10, 60):
+            ws = sorted(r["wall"] * 1000 for r in runs[days])
+            walls[days] = statistics.median(ws)
+            cpu = statistics.median(r["cpu"] for r in runs[days]) * 1000
+            row += f"{walls[days]:>9.0f}{f'{ws[0]:.0f}-{ws[-1]:.0f}':>12}{cpu:>6.0f}"
+        rss = statistics.median(r["rss_mib"] for r in runs[10])
+        print(f"{row}{walls[60] / walls[10]:>7.2f}x{rss:>8.0f}", flush=True)
+
+
+# Ad-hoc SQL over the report views, in connect-lake and in DuckDB running the same view files
+# (tests/bench/duckdb_query.py) over the same Parquet files.
+QUERIES = [
+    ("hours per status (agent_status_intervals)",
+     "SELECT status, round(sum(date_part('epoch', end_timestamp) - date_part('epoch', start_timestamp)) / 3600, 3) "
+     "AS hours FROM agent_status_intervals WHERE end_timestamp IS NOT NULL GROUP BY status ORDER BY status",
+     ["agent_contact_status", "agent_events_resolved", "agent_status_intervals"]),
+    ("sessions per routing profile (login_logout_sessions)",
+     "SELECT routing_profile_name, count(*) AS sessions, round(sum(duration_seconds) / 3600, 3) AS hours "
+     "FROM login_logout_sessions GROUP BY routing_profile_name ORDER BY routing_profile_name",
+     ["agent_events_resolved", "login_logout_sessions"]),
+]
+
+
+def queries(binary, data, repeat):
+    """Whole-process times of ad-hoc view queries on the 10-day report lake: connect-lake query
+    against DuckDB (Python start included) running the same SQL, alternated; results compared."""
+    lake = report_lake(binary, data, 10)
+    duck = [sys.executable, os.path.join(HERE, "duckdb_query.py"), lake]
+    print()
+    print(f"ad-hoc view queries on the 10-day x 170-agent lake; median of {repeat}, whole process, alternated")
+    print(f"{'query':<52}{'c-l wall':>9}{'CPU':>7}{'DuckDB wall':>12}{'CPU':>7}{'CPU ratio':>10}")
+    for name, sql, views in QUERIES:
+        _, ours = measured([binary, "query", "--lake", lake, "--format", "csv", sql])
+        _, theirs = measured(duck + [sql] + views)
+        if normalized(ours) != normalized(theirs):
+            sys.exit(f"bench: {name}: connect-lake and DuckDB disagree:\n{ours}\n{theirs}")
+        runs = {"ours": [], "duck": []}
+        for _ in range(repeat):
+            runs["ours"].append(run_child([binary, "query", "--lake", lake, "--format", "csv", sql]))
+            runs["duck"].append(run_child(duck + [sql] + views))
+        med = {k: (statistics.median(r["wall"] for r in v), statistics.median(r["cpu"] for r in v))
+               for k, v in runs.items()}
+        print(f"{name:<52}{med['ours'][0]:>9.2f}{med['ours'][1]:>7.2f}{med['duck'][0]:>12.2f}"
+              f"{med['duck'][1]:>7.2f}{med['duck'][1] / med['ours'][1]:>9.2f}x", flush=True)
+
+
+def normalized(text):
+    """CSV rows with numbers as numbers (the two print 1.5 and 1.500 alike), header dropped."""
+    rows = []
+    for line in text.strip().splitlines()[1:]:
+        cells = []
+        for c in line.split(","):
+            try:
+                cells.append(round(float(c), 3))
+            except ValueError:
+                cells.append(c)
+        rows.append(cells)
+    return rows
 
 
 if __name__ == "__main__":
