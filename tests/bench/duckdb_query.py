@@ -19,8 +19,10 @@ import sys
 import duckdb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SQL = os.path.join(HERE, "..", "..", "sql")
-TABLES = ["agent_events", "agent_event_contacts", "contact_flow_events", "connect_test_case_execution_results"]
+ROOT = os.path.join(HERE, "..", "..")
+SQL = os.path.join(ROOT, "sql")
+# The lake's tables, as schemas/ defines them (file stem = table name).
+TABLES = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "schemas", "*.json")))
 
 
 def duckdb_dialect(sql):
