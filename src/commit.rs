@@ -23,6 +23,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
@@ -31,6 +32,7 @@ use crate::lake::publish::{self, Publisher};
 use crate::partition::{self, StagedDay};
 use crate::schema::TableDef;
 use crate::store::Location;
+use crate::summary;
 
 /// The one data file of a partition.
 pub const PART_FILE: &str = "part-0.parquet";
@@ -247,11 +249,23 @@ pub async fn commit_day(
         Some(properties(table, &options.write)?),
     )
     .map_err(|source| parquet_error(&url, source))?;
+    // agent_events files carry their day's agent summary in the footer (`summary`): written
+    // with the rows, so a reader never sees one without the other.
+    let mut summary = (table.name == summary::TABLE).then(summary::Builder::default);
     while let Some(batch) = merged.next().await {
         let batch = batch.map_err(|e| Error::Other(format!("{url}: merge: {e}")))?;
+        if let Some(summary) = summary.as_mut() {
+            summary.add(&batch)?;
+        }
         writer
             .write(&batch)
             .map_err(|source| parquet_error(&url, source))?;
+    }
+    if let Some(summary) = summary {
+        writer.append_key_value_metadata(KeyValue::new(
+            summary::KEY.to_string(),
+            summary.finish().to_json()?,
+        ));
     }
     let upload = writer
         .into_inner()
@@ -477,6 +491,34 @@ pub fn decode_file(bytes: Bytes, schema: &SchemaRef, url: &str) -> Result<Record
     Ok(concat_batches(schema, &batches)?)
 }
 
+/// The footer of the Parquet file at `path` of `size` bytes: a tail is read (most footers
+/// fit in 256 KiB), and more when the footer says it is longer. The outer error is the
+/// store's, the inner one the file's.
+pub(crate) async fn read_footer(
+    store: &Arc<dyn object_store::ObjectStore>,
+    path: &object_store::path::Path,
+    size: u64,
+) -> std::result::Result<
+    std::result::Result<parquet::file::metadata::ParquetMetaData, parquet::errors::ParquetError>,
+    object_store::Error,
+> {
+    use parquet::file::metadata::ParquetMetaDataReader;
+    let mut want = size.min(256 * 1024);
+    loop {
+        let tail = store.get_range(path, size - want..size).await?;
+        let mut reader = ParquetMetaDataReader::new();
+        match reader.try_parse_sized(&tail, size) {
+            Ok(()) => return Ok(reader.finish()),
+            Err(parquet::errors::ParquetError::NeedMoreData(n))
+                if (n as u64) <= size && n as u64 > want =>
+            {
+                want = n as u64;
+            }
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+}
+
 /// Checks, before a run writes anything, that the partition file it will merge into is a
 /// Parquet file of the table: its footer reads and its columns fit the schema. A damaged
 /// file fails the run here, naming the file, rather than after other partitions changed.
@@ -486,7 +528,6 @@ pub async fn validate_day(
     schema: &SchemaRef,
     day: i32,
 ) -> Result<()> {
-    use parquet::file::metadata::ParquetMetaDataReader;
     let dir = partition::partition_dir(&table.name, day);
     let path = lake.child(&format!("{dir}/{PART_FILE}"));
     let (size, _) = publish::head(lake, &path).await?;
@@ -503,26 +544,13 @@ pub async fn validate_day(
             },
         )
     };
-    // The footer is at the end: read a tail, and more when the footer says it is longer.
-    let mut want = size.min(256 * 1024);
-    let metadata = loop {
-        let tail = lake
-            .store
-            .get_range(&path, size - want..size)
-            .await
-            .map_err(|source| Error::Store {
+    let metadata = match read_footer(&lake.store, &path, size).await {
+        Ok(read) => read.map_err(bad)?,
+        Err(source) => {
+            return Err(Error::Store {
                 url: lake.url_of(&path),
                 source,
-            })?;
-        let mut reader = ParquetMetaDataReader::new();
-        match reader.try_parse_sized(&tail, size) {
-            Ok(()) => break reader.finish().map_err(bad)?,
-            Err(parquet::errors::ParquetError::NeedMoreData(n))
-                if (n as u64) <= size && n as u64 > want =>
-            {
-                want = n as u64;
-            }
-            Err(e) => return Err(bad(e)),
+            });
         }
     };
     let found = parquet::arrow::parquet_to_arrow_schema(

@@ -25,6 +25,7 @@ pub mod schema;
 pub mod secrets;
 pub mod source;
 pub mod store;
+pub mod summary;
 pub mod timeline;
 
 pub use error::{Error, Result};

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::partition;
 use crate::schema;
 use crate::store::Location;
+use crate::summary;
 
 /// Where `--repair` moves files the lake cannot use: `_quarantine/<their path>`.
 pub const QUARANTINE: &str = "_quarantine";
@@ -33,6 +34,7 @@ pub enum Problem {
     Foreign,
     DuplicateKeys,
     WrongDay,
+    WrongSummary,
     Temporary,
     StaleLease,
 }
@@ -44,6 +46,7 @@ impl Problem {
             Problem::Foreign => "foreign file",
             Problem::DuplicateKeys => "duplicate keys",
             Problem::WrongDay => "rows in the wrong dt",
+            Problem::WrongSummary => "agent summary differs from the rows",
             Problem::Temporary => "temporary",
             Problem::StaleLease => "stale lease",
         }
@@ -55,7 +58,7 @@ impl Problem {
             Problem::Unreadable | Problem::Foreign => Some("moved to _quarantine/"),
             Problem::Temporary => Some("removed"),
             Problem::StaleLease => Some("taken over and released"),
-            Problem::DuplicateKeys | Problem::WrongDay => None,
+            Problem::DuplicateKeys | Problem::WrongDay | Problem::WrongSummary => None,
         }
     }
 }
@@ -247,6 +250,9 @@ pub async fn check(
             Ok(got) => got.bytes().await.map_err(|e| lake.store_error(e))?,
             Err(e) => return Err(lake.store_error(e)),
         };
+        let footer = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(&bytes)
+            .ok();
         let batch = match commit::decode_file(bytes, &schema, &url) {
             Ok(batch) => batch,
             Err(e) => {
@@ -276,6 +282,23 @@ pub async fn check(
                 ),
                 repaired: false,
             });
+        }
+        // Reports choose the days and agents they read by the footer's summary: one that
+        // does not describe the rows would make them miss some.
+        if let Some(said) = footer.as_ref().and_then(summary::in_footer) {
+            let mut rows = summary::Builder::default();
+            rows.add(&batch)?;
+            if rows.finish() != said {
+                report.findings.push(Finding {
+                    problem: Problem::WrongSummary,
+                    url: url.clone(),
+                    detail: format!(
+                        "the footer's {} does not describe the file's rows; reports may miss agents of this day",
+                        summary::KEY
+                    ),
+                    repaired: false,
+                });
+            }
         }
         let folder_day = day.map(|d| {
             partition::day_of(

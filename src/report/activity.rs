@@ -153,7 +153,10 @@ async fn session(
     views: &[&str],
 ) -> Result<(SessionContext, i64)> {
     let ctx = catalog::open_raw_parallel(lake).await?;
-    check_agents(&ctx, lake, &request.agents).await?;
+    if !request.agents.is_empty() {
+        let days = crate::summary::Days::list(&ctx, lake).await?;
+        check_agents(&ctx, lake, &days, &request.agents).await?;
+    }
     let scope = catalog::Scope {
         dt_from: dt_of(request.window.from - Duration::days(LOOKBACK_DAYS)),
         // A day past the end: the event that ends the last segment, and the first named event

@@ -17,10 +17,15 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 
 pub mod activity;
+mod lookup;
 
 use crate::catalog;
 use crate::error::{Error, Result};
 use crate::store::Location;
+use crate::summary;
+
+/// Earlier days whose summaries are read at once when a lookup must search back.
+const BACK_DAYS_AT_ONCE: usize = 7;
 
 const AUDIT_SQL: &str = include_str!("../../sql/reports/audit.sql");
 const LOGIN_LOGOUT_SQL: &str = include_str!("../../sql/reports/login_logout.sql");
@@ -55,27 +60,6 @@ pub(crate) fn dt_of(t: DateTime<Utc>) -> String {
     crate::partition::dt_label(crate::partition::day_of(t.timestamp_micros()))
 }
 
-/// The `dt` values of the agent_events partitions, in order (a listing, no file is read).
-async fn partition_days(lake: &Location) -> Result<Vec<String>> {
-    let dir = lake.child("agent_events");
-    let listing = lake
-        .store
-        .list_with_delimiter(Some(&dir))
-        .await
-        .map_err(|e| lake.store_error(e))?;
-    let mut days: Vec<String> = listing
-        .common_prefixes
-        .iter()
-        .filter_map(|p| {
-            p.filename()
-                .and_then(|f| f.strip_prefix("dt="))
-                .map(str::to_string)
-        })
-        .collect();
-    days.sort();
-    Ok(days)
-}
-
 pub(crate) fn ts_param(t: DateTime<Utc>) -> ScalarValue {
     ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into()))
 }
@@ -95,98 +79,46 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
     let day = local_day(request.date, request.tz);
     let clock = std::time::Instant::now();
     let ctx = catalog::open_raw(lake).await?;
+    let days = summary::Days::list(&ctx, lake).await?;
     tracing::debug!(ms = clock.elapsed().as_millis(), "audit: session open");
     // The scope ends a day after the local day: a LOGIN without a snapshot late in the day
     // takes its status (and the agent its name) from the agent's next event with a snapshot,
     // which can be past the UTC midnight.
     let scope_to = dt_of(day.to + Duration::days(1));
-    // The status in force at midnight began at the agent's last status change before it. One
-    // query finds the agent's ARNs by name and looks for that change in the two days before;
-    // only when it is older does the search go back one partition at a time. Events are
-    // matched by ARN, not name: a LOGIN without a snapshot has none.
+    // The status in force at midnight began at the agent's last status change before it.
+    // The days' summaries give the agent's ARNs by name and that change in the two days
+    // before; only when it is older does the search go further back.
     let near = dt_of(day.from - Duration::days(2));
-    let lookup = ctx
-        .sql(
-            "SELECT agent_arn, max(CASE WHEN event_type <> 'HEART_BEAT' AND event_timestamp < $2 THEN dt END) \
-             FROM agent_events__lake WHERE dt BETWEEN $3 AND $4 AND agent_arn IN \
-             (SELECT agent_arn FROM agent_events__lake WHERE dt BETWEEN $3 AND $4 AND username = $1) \
-             GROUP BY agent_arn",
-        )
-        .await?
-        .with_param_values(ParamValues::List(vec![
-            ScalarValue::Utf8(Some(request.agent.clone())).into(),
-            ts_param(day.from).into(),
-            ScalarValue::Utf8(Some(near.clone())).into(),
-            ScalarValue::Utf8(Some(scope_to.clone())).into(),
-        ]))?
-        .collect()
+    let recent = days
+        .summaries(&ctx, lake, &days.between(&near, &scope_to))
         .await?;
+    let found = lookup::audit_agent(&recent, &request.agent, day.from.timestamp_micros());
     tracing::debug!(ms = clock.elapsed().as_millis(), "audit: agent looked up");
-    let mut agent_arns = Vec::new();
-    let mut found: Option<String> = None;
-    for b in &lookup {
-        let arn = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-        let dt = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
-        for (a, d) in arn
-            .as_string::<i32>()
-            .iter()
-            .zip(dt.as_string::<i32>().iter())
-        {
-            agent_arns.extend(a.map(str::to_string));
-            if let Some(d) = d {
-                found = Some(found.map_or(d.to_string(), |f| f.min(d.to_string())));
-            }
-        }
-    }
-    // ARNs are quoted into the SQL text of the search (they come from the lake, and a quote is
-    // doubled), so the query is planned once per partition with no list parameter.
-    let known_arns = agent_arns
-        .iter()
-        .map(|a| format!("'{}'", a.replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let agent_match = if known_arns.is_empty() {
-        "username = $1".to_string()
-    } else {
-        format!("(username = $1 OR agent_arn IN ({known_arns}))")
-    };
-    let dt_from = match found {
+    let mut agent_arns = found.arns;
+    let dt_from = match found.since {
         Some(dt) => dt,
         None => {
             let mut dt_from = near.clone();
-            for dt in partition_days(lake)
-                .await?
-                .into_iter()
-                .rev()
-                .filter(|d| *d < near)
-            {
-                let older = string_set(
-                    &ctx,
-                    &format!(
-                        "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $2 AND {agent_match} \
-                         AND event_type <> 'HEART_BEAT'"
-                    ),
-                    vec![ScalarValue::Utf8(Some(request.agent.clone())), ScalarValue::Utf8(Some(dt.clone()))],
-                )
-                .await?;
-                if !older.is_empty() {
-                    agent_arns.extend(older);
-                    dt_from = dt;
-                    break;
+            'back: for older in days.before(&near).chunks(BACK_DAYS_AT_ONCE) {
+                for (dt, s) in days.summaries(&ctx, lake, older).await? {
+                    let arns = lookup::audit_earlier(&s, &request.agent, &agent_arns);
+                    if !arns.is_empty() {
+                        agent_arns.extend(arns);
+                        dt_from = dt;
+                        break 'back;
+                    }
                 }
             }
             dt_from
         }
     };
-    agent_arns.sort();
-    agent_arns.dedup();
     if agent_arns.is_empty() {
-        check_agents(&ctx, lake, std::slice::from_ref(&request.agent)).await?;
+        check_agents(&ctx, lake, &days, std::slice::from_ref(&request.agent)).await?;
     }
     let scope = catalog::Scope {
         dt_from,
         dt_to: Some(scope_to),
-        agent_arns: Some(agent_arns),
+        agent_arns: Some(agent_arns.into_iter().collect()),
     };
     catalog::scope(&ctx, &scope, AUDIT_VIEWS).await?;
     tracing::debug!(ms = clock.elapsed().as_millis(), "audit: views scoped");
@@ -216,70 +148,46 @@ pub async fn login_logout(
     request: &LoginLogout,
 ) -> Result<SendableRecordBatchStream> {
     let ctx = catalog::open_raw(lake).await?;
-    check_agents(&ctx, lake, &request.agents).await?;
+    let days = summary::Days::list(&ctx, lake).await?;
+    check_agents(&ctx, lake, &days, &request.agents).await?;
     let from = ts_param(request.window.from);
     let from_dt = dt_of(request.window.from);
     // Agents with a LOGIN or LOGOUT in the range (the only ones with sessions to show), and
     // whether each has a LOGOUT in the two days before it (its state there is known: no
-    // session open). One query; only
-    // agents without one send the search further back, a partition at a time.
+    // session open), from the days' summaries; only agents without one send the search
+    // further back.
     let near = dt_of(request.window.from - Duration::days(2));
-    let lookup = ctx
-        .sql(
-            "SELECT agent_arn, max(CASE WHEN event_type = 'LOGOUT' AND event_timestamp < $1 THEN dt END) AS closed \
-             FROM agent_events__lake WHERE dt BETWEEN $2 AND $3 AND event_timestamp < $4 \
-             AND event_type IN ('LOGIN', 'LOGOUT') GROUP BY agent_arn \
-             HAVING max(event_timestamp) >= $1",
-        )
-        .await?
-        .with_param_values(ParamValues::List(vec![
-            from.clone().into(),
-            ScalarValue::Utf8(Some(near.clone())).into(),
-            ScalarValue::Utf8(Some(dt_of(request.window.to))).into(),
-            ts_param(request.window.to).into(),
-        ]))?
-        .collect()
+    let recent = days
+        .summaries(&ctx, lake, &days.between(&near, &dt_of(request.window.to)))
         .await?;
     let mut unresolved = std::collections::BTreeSet::new();
     let mut dt_from = from_dt.clone();
-    for b in &lookup {
-        let arn = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-        let closed = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
-        for (a, c) in arn
-            .as_string::<i32>()
-            .iter()
-            .zip(closed.as_string::<i32>().iter())
-        {
-            match (a, c) {
-                (Some(_), Some(c)) if c < dt_from.as_str() => dt_from = c.to_string(),
-                (Some(_), Some(_)) => {}
-                (Some(a), None) => {
-                    unresolved.insert(a.to_string());
-                }
-                _ => {}
+    let agents = lookup::sessions_agents(
+        &recent,
+        request.window.from.timestamp_micros(),
+        request.window.to.timestamp_micros(),
+    );
+    for (arn, closed) in agents {
+        match closed {
+            Some(c) if c < dt_from => dt_from = c,
+            Some(_) => {}
+            None => {
+                unresolved.insert(arn);
             }
         }
     }
     if !unresolved.is_empty() {
         dt_from = near.clone();
     }
-    for dt in partition_days(lake)
-        .await?
-        .into_iter()
-        .rev()
-        .filter(|d| *d < near)
-    {
-        if unresolved.is_empty() {
-            break;
+    'back: for older in days.before(&near).chunks(BACK_DAYS_AT_ONCE) {
+        for (dt, s) in days.summaries(&ctx, lake, older).await? {
+            if unresolved.is_empty() {
+                break 'back;
+            }
+            let closed = lookup::logged_out(&s);
+            unresolved.retain(|a| !closed.contains(a.as_str()));
+            dt_from = dt;
         }
-        dt_from = dt.clone();
-        let closed = string_set(
-            &ctx,
-            "SELECT DISTINCT agent_arn FROM agent_events__lake WHERE dt = $1 AND event_type = 'LOGOUT'",
-            vec![ScalarValue::Utf8(Some(dt))],
-        )
-        .await?;
-        unresolved.retain(|a| !closed.contains(a));
     }
     let scope = catalog::Scope {
         dt_from,
@@ -295,34 +203,6 @@ pub async fn login_logout(
         list_param(&request.routing_profiles),
     ];
     run(&ctx, LOGIN_LOGOUT_SQL, params, request.tz).await
-}
-
-/// The distinct non-null strings of a query's first column.
-async fn string_set(
-    ctx: &SessionContext,
-    sql: &str,
-    params: Vec<ScalarValue>,
-) -> Result<std::collections::BTreeSet<String>> {
-    let batches = ctx
-        .sql(sql)
-        .await?
-        .with_param_values(ParamValues::List(
-            params.into_iter().map(Into::into).collect(),
-        ))?
-        .collect()
-        .await?;
-    let mut out = std::collections::BTreeSet::new();
-    for b in &batches {
-        let column = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-        out.extend(
-            column
-                .as_string::<i32>()
-                .iter()
-                .flatten()
-                .map(str::to_string),
-        );
-    }
-    Ok(out)
 }
 
 /// The audit's rows as timeline slices (status, start, end), read back from its stream.
@@ -403,34 +283,25 @@ pub(crate) async fn run(
 const RECENT_NAME_DAYS: usize = 7;
 
 /// An unknown username is a usage error that names the closest ones the lake knows. The
-/// names are looked for in the newest week of partitions first, so a check costs the same on
-/// a lake of any age; only a name not seen there makes it read every partition.
+/// names are looked for in the summaries of the newest week of partitions first, so a check
+/// costs the same on a lake of any age; only a name not seen there makes it read every
+/// partition's summary.
 pub(crate) async fn check_agents(
     ctx: &SessionContext,
     lake: &Location,
+    days: &summary::Days,
     agents: &[String],
 ) -> Result<()> {
     if agents.is_empty() {
         return Ok(());
     }
-    let days = partition_days(lake).await?;
-    if let Some(recent) = days.iter().rev().nth(RECENT_NAME_DAYS - 1) {
-        let seen = string_set(
-            ctx,
-            "SELECT DISTINCT username FROM agent_events__lake WHERE dt >= $1 AND username IS NOT NULL",
-            vec![ScalarValue::Utf8(Some(recent.clone()))],
-        )
-        .await?;
-        if agents.iter().all(|a| seen.contains(a)) {
-            return Ok(());
-        }
+    let all = days.all();
+    let recent = &all[all.len().saturating_sub(RECENT_NAME_DAYS)..];
+    let seen = lookup::usernames(&days.summaries(ctx, lake, recent).await?);
+    if agents.iter().all(|a| seen.contains(a)) {
+        return Ok(());
     }
-    let known = string_set(
-        ctx,
-        "SELECT DISTINCT username FROM agent_events__lake WHERE username IS NOT NULL",
-        vec![],
-    )
-    .await?;
+    let known = lookup::usernames(&days.summaries(ctx, lake, &all).await?);
     for agent in agents {
         if !known.iter().any(|k| k == agent) {
             let mut scored: Vec<(f64, &String)> = known

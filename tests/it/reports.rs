@@ -635,3 +635,124 @@ fn agents_are_found_in_recent_partitions_first_and_in_old_ones_too() {
         unknown.stderr
     );
 }
+
+/// Reports choose their days and agents from the summary in each agent_events file's footer.
+/// A file without one (written before summaries existed) is summarised from its rows, with
+/// the same reports; a summary that does not describe its rows is what `check` reports.
+#[test]
+fn reports_take_their_scope_from_footer_summaries_or_from_the_rows_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    let made = run(&[
+        "generate",
+        "--out",
+        input.to_str().unwrap(),
+        "--agents",
+        "4",
+        "--days",
+        "4",
+        "--start",
+        "2026-11-20",
+        "--seed",
+        "11",
+    ]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let lake = dir.path().join("lake");
+    etl(&lake, &[&input]);
+    let l = lake.to_str().unwrap();
+    let agent = query(&lake, "csv", "SELECT min(username) FROM agent_events");
+    let agent = agent.lines().nth(1).unwrap().to_string();
+    let reports: [Vec<&str>; 3] = [
+        vec![
+            "report",
+            "audit",
+            "--lake",
+            l,
+            "--agent",
+            &agent,
+            "--date",
+            "2026-11-22",
+            "--tz",
+            "America/New_York",
+        ],
+        vec![
+            "report",
+            "login-logout",
+            "--lake",
+            l,
+            "--from",
+            "2026-11-21T12:00",
+            "--to",
+            "2026-11-23",
+            "--tz",
+            "UTC",
+        ],
+        vec![
+            "report",
+            "login-logout",
+            "--lake",
+            l,
+            "--range",
+            "yesterday",
+            "--now",
+            "2026-11-23T12:00:00Z",
+            "--agent",
+            &agent,
+        ],
+    ];
+    let debug = [("RUST_LOG", "connect_lake=debug")];
+    let mut before = Vec::new();
+    for args in &reports {
+        let r = run_env(args, &debug);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("agent summary: from the rows"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stdout.lines().count() > 1, "{args:?}: {}", r.stdout);
+        before.push(r.stdout);
+    }
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(lake.join("agent_events"))
+        .unwrap()
+        .map(|d| d.unwrap().path().join("part-0.parquet"))
+        .collect();
+    assert_eq!(files.len(), 4);
+    for f in &files {
+        rewrite_summary(f, None);
+    }
+    for (args, want) in reports.iter().zip(&before) {
+        let r = run_env(args, &debug);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("agent summary: from the rows"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(&r.stdout, want, "{args:?}");
+    }
+    let r = run(&["check", "--lake", l]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // A summary that leaves every agent out: reports would miss them, check says so.
+    let tampered = lake.join("agent_events/dt=2026-11-22/part-0.parquet");
+    rewrite_summary(&tampered, Some(r#"{"version":1,"agents":[]}"#));
+    let r = run(&["check", "--lake", l]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("agent summary differs from the rows")
+            && r.stdout.contains("dt=2026-11-22"),
+        "{}",
+        r.stdout
+    );
+    // A new commit to the day writes the summary of its rows again.
+    let late = dir.path().join("late.ndjson");
+    std::fs::write(
+        &late,
+        "{\"EventId\":\"late-1\",\"EventType\":\"HEART_BEAT\",\"EventTimestamp\":\"2026-11-22T23:59:00.000Z\",\
+         \"AgentARN\":\"arn:aws:connect:us-east-1:1:instance/i/agent/late\"}\n",
+    )
+    .unwrap();
+    etl(&lake, &[&late]);
+    let r = run(&["check", "--lake", l]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}

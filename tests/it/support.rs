@@ -187,3 +187,27 @@ pub fn redact(text: &str, dir: &Path) -> String {
     text.replace(&canonical.display().to_string(), "[TMP]")
         .replace(&dir.display().to_string(), "[TMP]")
 }
+
+/// Rewrites a lake file with the same rows and its agent summary replaced by `summary`, or
+/// without one (as a file written before summaries existed).
+pub fn rewrite_summary(file: &Path, summary: Option<&str>) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap()).unwrap();
+    let schema = reader.schema().clone();
+    let batches: Vec<_> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, schema, None).unwrap();
+    for b in &batches {
+        writer.write(b).unwrap();
+    }
+    if let Some(text) = summary {
+        writer.append_key_value_metadata(parquet::file::metadata::KeyValue::new(
+            connect_lake::summary::KEY.to_string(),
+            text.to_string(),
+        ));
+    }
+    writer.close().unwrap();
+    std::fs::write(file, out).unwrap();
+}

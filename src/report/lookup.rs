@@ -1,0 +1,198 @@
+//! The lookups that decide a report's scope (which agents, from which day), answered from
+//! the days' agent summaries (`summary`) rather than from rows: each reads a few kilobytes
+//! per day, so a report's set-up costs the same on a lake of any age.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::summary::DaySummary;
+
+/// The audit's agent in the days around its local day.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct AuditAgent {
+    /// The ARNs that had the username in those days.
+    pub arns: BTreeSet<String>,
+    /// The earliest of the ARNs' latest days with a status change before the local day's
+    /// start: where the status in force at midnight began. `None`: look further back.
+    pub since: Option<String>,
+}
+
+/// The audit's lookup over the days around the local day: the agent's ARNs by name, and the
+/// day of its last status change before `before_us`. Events are matched by ARN, not name: a
+/// LOGIN without a snapshot has none.
+pub(crate) fn audit_agent(
+    days: &[(String, DaySummary)],
+    username: &str,
+    before_us: i64,
+) -> AuditAgent {
+    let arns: BTreeSet<String> = days
+        .iter()
+        .flat_map(|(_, s)| &s.agents)
+        .filter(|a| a.usernames.iter().any(|u| u == username))
+        .map(|a| a.arn.clone())
+        .collect();
+    let mut latest: BTreeMap<&str, &str> = BTreeMap::new();
+    for (dt, s) in days {
+        for a in s.agents.iter().filter(|a| arns.contains(&a.arn)) {
+            if a.first_change_us.is_some_and(|t| t < before_us) {
+                let day = latest.entry(&a.arn).or_insert(dt);
+                *day = (*day).max(dt.as_str());
+            }
+        }
+    }
+    let since = latest.values().min().map(|d| d.to_string());
+    AuditAgent { arns, since }
+}
+
+/// On an earlier day: the ARNs of the agent (by name, or one of `arns`) with a status change
+/// that day. Empty: go back another day.
+pub(crate) fn audit_earlier(
+    day: &DaySummary,
+    username: &str,
+    arns: &BTreeSet<String>,
+) -> Vec<String> {
+    day.agents
+        .iter()
+        .filter(|a| a.first_change_us.is_some())
+        .filter(|a| arns.contains(&a.arn) || a.usernames.iter().any(|u| u == username))
+        .map(|a| a.arn.clone())
+        .collect()
+}
+
+/// The Login/Logout report's lookup over the days from shortly before the window to its end:
+/// every agent with a LOGIN or LOGOUT in `[from_us, to_us)`, with the latest of those days
+/// on which it logged out before `from_us` (its state there is known: no session open), or
+/// `None` when it did not.
+pub(crate) fn sessions_agents(
+    days: &[(String, DaySummary)],
+    from_us: i64,
+    to_us: i64,
+) -> BTreeMap<String, Option<String>> {
+    let mut latest: BTreeMap<&str, (i64, Option<&str>)> = BTreeMap::new();
+    for (dt, s) in days {
+        for a in &s.agents {
+            for login in a.logins.iter().filter(|l| l.at() < to_us) {
+                let entry = latest.entry(&a.arn).or_insert((login.at(), None));
+                entry.0 = entry.0.max(login.at());
+                if login.is_logout() && login.at() < from_us {
+                    entry.1 = Some(entry.1.map_or(dt.as_str(), |d| d.max(dt.as_str())));
+                }
+            }
+        }
+    }
+    latest
+        .into_iter()
+        .filter(|(_, (last, _))| *last >= from_us)
+        .map(|(arn, (_, closed))| (arn.to_string(), closed.map(str::to_string)))
+        .collect()
+}
+
+/// The agents that logged out on a day.
+pub(crate) fn logged_out(day: &DaySummary) -> BTreeSet<&str> {
+    day.agents
+        .iter()
+        .filter(|a| a.logins.iter().any(|l| l.is_logout()))
+        .map(|a| a.arn.as_str())
+        .collect()
+}
+
+/// Every username of some days.
+pub(crate) fn usernames(days: &[(String, DaySummary)]) -> BTreeSet<String> {
+    days.iter()
+        .flat_map(|(_, s)| &s.agents)
+        .flat_map(|a| a.usernames.iter().cloned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{AgentDay, Login};
+
+    fn agent(arn: &str, names: &[&str], first: Option<i64>, logins: &[(i64, bool)]) -> AgentDay {
+        AgentDay {
+            arn: arn.into(),
+            usernames: names.iter().map(|n| n.to_string()).collect(),
+            first_change_us: first,
+            logins: logins.iter().map(|&(t, l)| Login(t, l)).collect(),
+        }
+    }
+
+    fn day(dt: &str, agents: Vec<AgentDay>) -> (String, DaySummary) {
+        (dt.into(), DaySummary { version: 1, agents })
+    }
+
+    #[test]
+    fn the_audit_finds_the_agent_by_name_and_its_last_change_before_midnight() {
+        let days = vec![
+            day(
+                "d1",
+                vec![
+                    agent("a1", &["ann"], Some(5), &[]),
+                    agent("b", &["bo"], Some(1), &[]),
+                ],
+            ),
+            // a1 changes status on d2 before midnight (t < 100); a2 is ann too, renamed
+            // mid-day, and changed nothing before midnight.
+            day(
+                "d2",
+                vec![
+                    agent("a1", &["ann"], Some(50), &[]),
+                    agent("a2", &["ann", "ann2"], Some(150), &[]),
+                ],
+            ),
+            // Only HEART_BEATs on d3 for a1: no change.
+            day("d3", vec![agent("a1", &[], None, &[])]),
+        ];
+        let found = audit_agent(&days, "ann", 100);
+        assert_eq!(found.arns, BTreeSet::from(["a1".into(), "a2".into()]));
+        assert_eq!(found.since.as_deref(), Some("d2"));
+        // Nothing before midnight: the search goes back.
+        assert_eq!(audit_agent(&days, "ann", 4).since, None);
+        assert!(audit_agent(&days, "nobody", 100).arns.is_empty());
+        // Earlier days match by name or by an ARN already known, with a change that day.
+        let earlier = day(
+            "d0",
+            vec![
+                agent("a1", &[], Some(1), &[]),
+                agent("a3", &["ann"], None, &[]),
+            ],
+        )
+        .1;
+        assert_eq!(
+            audit_earlier(&earlier, "ann", &found.arns),
+            vec!["a1".to_string()]
+        );
+        assert!(audit_earlier(&earlier, "ann", &BTreeSet::new()).is_empty());
+    }
+
+    #[test]
+    fn the_login_logout_lookup_keeps_agents_active_in_the_window_with_their_last_logout_before() {
+        let days = vec![
+            day(
+                "d1",
+                vec![agent("a", &[], Some(1), &[(1, true), (5, false)])],
+            ),
+            day(
+                "d2",
+                vec![
+                    agent("a", &[], Some(20), &[(20, true), (30, false), (120, true)]),
+                    // b logged in before the window and out in it: no LOGOUT before.
+                    agent("b", &[], Some(40), &[(40, true), (110, false)]),
+                    // c only before the window: not in the report.
+                    agent("c", &[], Some(10), &[(10, true), (15, false)]),
+                    // e only after the window's end.
+                    agent("e", &[], Some(300), &[(300, true)]),
+                ],
+            ),
+        ];
+        let found = sessions_agents(&days, 100, 200);
+        assert_eq!(
+            found,
+            BTreeMap::from([
+                ("a".to_string(), Some("d2".to_string())),
+                ("b".to_string(), None)
+            ])
+        );
+        assert_eq!(logged_out(&days[1].1), BTreeSet::from(["a", "b", "c"]));
+    }
+}

@@ -1,0 +1,382 @@
+//! The agent summary of a day: who is in an `agent_events` partition, under which names,
+//! from when, and with which LOGINs and LOGOUTs. The commit writes it into the footer of the
+//! partition's file (key-value metadata [`KEY`], JSON), so it is published atomically with
+//! the rows it describes and other engines ignore it; reports decide which days and agents
+//! they need from these few kilobytes per day instead of scanning the rows. A file written
+//! before summaries existed (or damaged metadata) has its summary derived from its rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+use datafusion::execution::context::SessionContext;
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectMeta, ObjectStore};
+use parquet::file::metadata::ParquetMetaData;
+use serde::{Deserialize, Serialize};
+
+use crate::commit::PART_FILE;
+use crate::error::{Error, Result};
+use crate::store::Location;
+
+/// The footer key of the summary.
+pub const KEY: &str = "connect_lake.agent_summary";
+/// The table summarised.
+pub const TABLE: &str = "agent_events";
+/// The summary format; a file with another version is summarised from its rows.
+const VERSION: u32 = 1;
+/// Files whose footers are read at once (requests in flight, on S3 each a round trip).
+const CONCURRENT_READS: usize = 16;
+
+/// One agent (ARN) in one day's file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentDay {
+    pub arn: String,
+    /// Its distinct usernames that day, sorted (an agent renamed mid-day has two).
+    pub usernames: Vec<String>,
+    /// Its first event that is not a HEART_BEAT (a status may change there), µs since epoch.
+    pub first_change_us: Option<i64>,
+    /// Its LOGIN and LOGOUT events, in file order (time, then event id).
+    pub logins: Vec<Login>,
+}
+
+/// A LOGIN or LOGOUT: `[µs since epoch, true for LOGIN]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login(pub i64, pub bool);
+
+impl Login {
+    pub fn at(self) -> i64 {
+        self.0
+    }
+    pub fn is_logout(self) -> bool {
+        !self.1
+    }
+}
+
+/// The agents of one day's file, sorted by ARN.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaySummary {
+    pub version: u32,
+    pub agents: Vec<AgentDay>,
+}
+
+impl DaySummary {
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::Other(format!("agent summary: {e}")))
+    }
+
+    /// The summary of a footer value; `None` when it is not one this version reads.
+    fn from_json(text: &str) -> Option<DaySummary> {
+        serde_json::from_str::<DaySummary>(text)
+            .ok()
+            .filter(|s| s.version == VERSION)
+    }
+}
+
+/// Gathers a summary from batches of `agent_events` rows (any order; the commit's are sorted
+/// by ARN, so the map is looked up once per run of an agent's rows).
+#[derive(Debug, Default)]
+pub struct Builder {
+    agents: BTreeMap<String, Gathered>,
+}
+
+#[derive(Debug, Default)]
+struct Gathered {
+    usernames: BTreeSet<String>,
+    first_change_us: Option<i64>,
+    logins: Vec<Login>,
+}
+
+impl Builder {
+    /// Adds rows with at least `agent_arn`, `username`, `event_type` and `event_timestamp`.
+    pub fn add(&mut self, batch: &RecordBatch) -> Result<()> {
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| Error::Other(format!("agent summary: no column {name}")))
+        };
+        let text = |name: &str| -> Result<arrow::array::ArrayRef> {
+            Ok(arrow::compute::cast(column(name)?, &DataType::Utf8)?)
+        };
+        let (arn, username, event_type) =
+            (text("agent_arn")?, text("username")?, text("event_type")?);
+        let at = arrow::compute::cast(
+            column("event_timestamp")?,
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        )?;
+        let (arn, username, event_type, at) = (
+            arn.as_string::<i32>(),
+            username.as_string::<i32>(),
+            event_type.as_string::<i32>(),
+            at.as_primitive::<TimestampMicrosecondType>(),
+        );
+        let mut current: Option<(&str, &mut Gathered)> = None;
+        for i in 0..batch.num_rows() {
+            if arn.is_null(i) {
+                continue;
+            }
+            let a = arn.value(i);
+            if !current.as_ref().is_some_and(|(c, _)| *c == a) {
+                // A new run of rows: only now is the map looked up, and the ARN copied when new.
+                if !self.agents.contains_key(a) {
+                    self.agents.insert(a.to_string(), Gathered::default());
+                }
+                current = self.agents.get_mut(a).map(|g| (a, g));
+            }
+            let Some((_, agent)) = current.as_mut() else {
+                continue;
+            };
+            if !username.is_null(i) && !agent.usernames.contains(username.value(i)) {
+                agent.usernames.insert(username.value(i).to_string());
+            }
+            if !at.is_null(i) && !event_type.is_null(i) {
+                let t = at.value(i);
+                let kind = event_type.value(i);
+                if kind != "HEART_BEAT" {
+                    agent.first_change_us = Some(agent.first_change_us.map_or(t, |f| f.min(t)));
+                    if kind == "LOGIN" || kind == "LOGOUT" {
+                        agent.logins.push(Login(t, kind == "LOGIN"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> DaySummary {
+        let agents = self
+            .agents
+            .into_iter()
+            .map(|(arn, g)| AgentDay {
+                arn,
+                usernames: g.usernames.into_iter().collect(),
+                first_change_us: g.first_change_us,
+                logins: g.logins,
+            })
+            .collect();
+        DaySummary {
+            version: VERSION,
+            agents,
+        }
+    }
+}
+
+/// The agent_events partitions of a lake as a reader session sees them: one listing, which
+/// also pins every file to the version the session's queries will read.
+#[derive(Debug)]
+pub struct Days {
+    files: BTreeMap<String, ObjectMeta>,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Days {
+    /// Lists `agent_events` through the session's store.
+    pub async fn list(ctx: &SessionContext, lake: &Location) -> Result<Days> {
+        let url =
+            datafusion::execution::object_store::ObjectStoreUrl::parse(lake.store_url.as_str())?;
+        let store = ctx.runtime_env().object_store(&url)?;
+        let dir = lake.child(TABLE);
+        let metas: Vec<ObjectMeta> = store
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(|e| lake.store_error(e))?;
+        let files = metas
+            .into_iter()
+            .filter_map(|m| {
+                let mut parts = m.location.parts();
+                let dt = loop {
+                    let part = parts.next()?;
+                    if let Some(dt) = part.as_ref().strip_prefix("dt=") {
+                        break dt.to_string();
+                    }
+                };
+                let name = parts.next()?;
+                (name.as_ref() == PART_FILE && parts.next().is_none()).then_some((dt, m))
+            })
+            .collect();
+        Ok(Days { files, store })
+    }
+
+    /// Every day with a file, oldest first.
+    pub fn all(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
+    /// The days from `from` to `to`, both included.
+    pub fn between(&self, from: &str, to: &str) -> Vec<String> {
+        if from > to {
+            return Vec::new();
+        }
+        self.files
+            .range(from.to_string()..=to.to_string())
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
+    /// The days before `before`, newest first.
+    pub fn before(&self, before: &str) -> Vec<String> {
+        self.files
+            .range(..before.to_string())
+            .rev()
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
+    /// The summaries of `days` (days without a file are left out), in the order given. Footers
+    /// are read concurrently; a file without a summary is summarised from its rows.
+    pub async fn summaries(
+        &self,
+        ctx: &SessionContext,
+        lake: &Location,
+        days: &[String],
+    ) -> Result<Vec<(String, DaySummary)>> {
+        let read = futures::stream::iter(days.iter().filter_map(|d| self.files.get_key_value(d)))
+            .map(|(dt, meta)| async move {
+                let found = self.footer_summary(lake, meta).await?;
+                Ok::<_, Error>((dt.clone(), found))
+            })
+            .buffered(CONCURRENT_READS)
+            .try_collect::<Vec<_>>()
+            .await?;
+        let mut out = Vec::with_capacity(read.len());
+        for (dt, found) in read {
+            let summary = match found {
+                Some(s) => s,
+                None => from_rows(ctx, &dt).await?,
+            };
+            out.push((dt, summary));
+        }
+        Ok(out)
+    }
+
+    async fn footer_summary(
+        &self,
+        lake: &Location,
+        meta: &ObjectMeta,
+    ) -> Result<Option<DaySummary>> {
+        let url = lake.url_of(&meta.location);
+        let metadata = crate::commit::read_footer(&self.store, &meta.location, meta.size)
+            .await
+            .map_err(|source| Error::Store {
+                url: url.clone(),
+                source,
+            })?
+            .map_err(|source| Error::Damaged {
+                url,
+                lake: lake.url.clone(),
+                reason: source.to_string(),
+            })?;
+        Ok(in_footer(&metadata))
+    }
+}
+
+/// The summary a file's footer carries, if it is one this version reads.
+pub fn in_footer(metadata: &ParquetMetaData) -> Option<DaySummary> {
+    metadata
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|kv| kv.key == KEY))
+        .and_then(|kv| kv.value.as_deref())
+        .and_then(DaySummary::from_json)
+}
+
+/// The summary of a day's rows, for files that carry none: the same builder the commit uses.
+async fn from_rows(ctx: &SessionContext, dt: &str) -> Result<DaySummary> {
+    tracing::debug!(dt, "agent summary: from the rows");
+    let rows = ctx
+        .sql(&format!(
+            "SELECT agent_arn, username, event_type, event_timestamp FROM {TABLE}{} WHERE dt = '{}'",
+            crate::catalog::RAW,
+            dt.replace('\'', "''")
+        ))
+        .await?
+        .collect()
+        .await?;
+    let mut builder = Builder::default();
+    for b in &rows {
+        builder.add(b)?;
+    }
+    Ok(builder.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{Field, Schema};
+
+    fn batch(rows: &[(&str, Option<&str>, &str, i64)]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("agent_arn", DataType::Utf8, true),
+            Field::new("username", DataType::Utf8View, true),
+            Field::new("event_type", DataType::Utf8, false),
+            Field::new(
+                "event_timestamp",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(arrow::array::StringViewArray::from_iter(
+                    rows.iter().map(|r| r.1),
+                )),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+                Arc::new(
+                    TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.3))
+                        .with_timezone("UTC"),
+                ),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_summary_keeps_names_first_changes_and_logins_per_agent() {
+        let mut b = Builder::default();
+        // Across batches and out of order: the builder does not rely on the commit's sort.
+        b.add(&batch(&[
+            ("arn:b", Some("bo"), "HEART_BEAT", 5),
+            ("arn:a", None, "LOGIN", 10),
+            ("arn:a", Some("ann"), "STATE_CHANGE", 11),
+        ]))
+        .unwrap();
+        b.add(&batch(&[
+            ("arn:a", Some("ann.new"), "LOGOUT", 30),
+            ("arn:b", Some("bo"), "HEART_BEAT", 6),
+            ("arn:a", Some("ann"), "HEART_BEAT", 3),
+        ]))
+        .unwrap();
+        let s = b.finish();
+        assert_eq!(
+            s.agents,
+            vec![
+                AgentDay {
+                    arn: "arn:a".into(),
+                    usernames: vec!["ann".into(), "ann.new".into()],
+                    first_change_us: Some(10),
+                    logins: vec![Login(10, true), Login(30, false)],
+                },
+                AgentDay {
+                    arn: "arn:b".into(),
+                    usernames: vec!["bo".into()],
+                    first_change_us: None,
+                    logins: vec![],
+                },
+            ]
+        );
+        let back = DaySummary::from_json(&s.to_json().unwrap()).unwrap();
+        assert_eq!(back, s);
+        // Another format version is not trusted: the rows are read instead.
+        let other = s
+            .to_json()
+            .unwrap()
+            .replace("\"version\":1", "\"version\":2");
+        assert!(DaySummary::from_json(&other).is_none());
+        assert!(DaySummary::from_json("{not json").is_none());
+    }
+}
