@@ -119,6 +119,7 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
         dt_from,
         dt_to: Some(scope_to),
         agent_arns: Some(agent_arns.into_iter().collect()),
+        earlier: None,
     };
     catalog::scope(&ctx, &scope, AUDIT_VIEWS).await?;
     tracing::debug!(ms = clock.elapsed().as_millis(), "audit: views scoped");
@@ -140,9 +141,10 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
 /// Runs the Login/Logout report and returns its rows with times in the report's zone.
 ///
 /// Sessions are derived only from the days that can matter: for every agent with a LOGIN or
-/// LOGOUT from the range's start on, the search goes back one partition at a time to the
-/// agent's last LOGOUT before the range (where its state is known: no session open); the
-/// sessions are then computed from the earliest such day on.
+/// LOGOUT from the range's start on, the search goes back through the days' summaries to the
+/// agent's last LOGOUT before the range (where its state is known: no session open). Agents
+/// with one in the two days before the range are read from the earliest such day on; the
+/// others (rare: back from days off) from the day the search found, themselves alone.
 pub async fn login_logout(
     lake: &Location,
     request: &LoginLogout,
@@ -176,9 +178,11 @@ pub async fn login_logout(
             }
         }
     }
-    if !unresolved.is_empty() {
-        dt_from = near.clone();
-    }
+    // The agents without a LOGOUT shortly before the range are read from the day of their
+    // last LOGOUT (or the lake's first day), the others only from theirs: a few agents back
+    // from holidays do not make the report read every agent's earlier days.
+    let earlier_agents: Vec<String> = unresolved.iter().cloned().collect();
+    let mut earlier_from = near.clone();
     'back: for older in days.before(&near).chunks(BACK_DAYS_AT_ONCE) {
         for (dt, s) in days.summaries(&ctx, lake, older).await? {
             if unresolved.is_empty() {
@@ -186,13 +190,14 @@ pub async fn login_logout(
             }
             let closed = lookup::logged_out(&s);
             unresolved.retain(|a| !closed.contains(a.as_str()));
-            dt_from = dt;
+            earlier_from = dt;
         }
     }
     let scope = catalog::Scope {
         dt_from,
         dt_to: None,
         agent_arns: None,
+        earlier: (!earlier_agents.is_empty()).then_some((earlier_from, earlier_agents)),
     };
     catalog::scope(&ctx, &scope, LOGIN_LOGOUT_VIEWS).await?;
     let params = vec![

@@ -235,7 +235,8 @@ def report_lake(binary, data, days):
     first = (datetime.date(2026, 11, 11) - datetime.timedelta(days=days)).isoformat()
     # "layout" changes when the file layout does (sort order, page size): the lake is rebuilt.
     # layout 3: LOGIN and LOGOUT records without a snapshot, as Connect sends them.
-    params = {"agents": 170, "days": days, "start": first, "seed": 5, "layout": 3}
+    # layout 4: agent summaries in the footers.
+    params = {"agents": 170, "days": days, "start": first, "seed": 5, "layout": 4}
     if not (os.path.exists(stamp) and json.load(open(stamp)) == params):
         shutil.rmtree(inp, ignore_errors=True)
         shutil.rmtree(lake, ignore_errors=True)
