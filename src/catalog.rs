@@ -66,6 +66,10 @@ pub struct Scope {
     pub dt_to: Option<String>,
     /// Only these agents, or all.
     pub agent_arns: Option<Vec<String>>,
+    /// Earlier days, from this `dt`, of these agents only: those whose state at `dt_from` the
+    /// days from `dt_from` on do not tell (the Login/Logout report's agents with no LOGOUT
+    /// shortly before its range), so the other agents' earlier rows are not read.
+    pub earlier: Option<(String, Vec<String>)>,
 }
 
 /// Suffix of the tables of a session opened with [`open_raw`].
@@ -105,18 +109,33 @@ fn small_scans(config: &mut SessionConfig) {
 /// costs about as much as a report's query, so a report registers only what it reads.
 pub async fn scope(ctx: &SessionContext, scope: &Scope, views: &[&str]) -> Result<()> {
     let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
-    let mut days = vec![format!("{PARTITION_COLUMN} >= {}", quote(&scope.dt_from))];
-    if let Some(to) = &scope.dt_to {
-        days.push(format!("{PARTITION_COLUMN} <= {}", quote(to)));
-    }
-    let agents = scope.agent_arns.as_ref().map(|arns| {
-        let arns: Vec<String> = arns.iter().map(|a| quote(a)).collect();
+    let arn_in = |arns: &[String]| {
         if arns.is_empty() {
             "FALSE".to_string()
         } else {
+            let arns: Vec<String> = arns.iter().map(|a| quote(a)).collect();
             format!("agent_arn IN ({})", arns.join(", "))
         }
-    });
+    };
+    let first_day = match &scope.earlier {
+        Some((from, _)) if *from < scope.dt_from => from,
+        _ => &scope.dt_from,
+    };
+    let mut days = vec![format!("{PARTITION_COLUMN} >= {}", quote(first_day))];
+    if let Some(to) = &scope.dt_to {
+        days.push(format!("{PARTITION_COLUMN} <= {}", quote(to)));
+    }
+    let mut agent_filters: Vec<String> = scope.agent_arns.iter().map(|a| arn_in(a)).collect();
+    if first_day != &scope.dt_from
+        && let Some((_, arns)) = &scope.earlier
+    {
+        agent_filters.push(format!(
+            "({PARTITION_COLUMN} >= {} OR {})",
+            quote(&scope.dt_from),
+            arn_in(arns)
+        ));
+    }
+    let agents = (!agent_filters.is_empty()).then(|| agent_filters.join(" AND "));
     let wanted: Vec<(&str, &str)> = VIEWS
         .iter()
         .filter(|(name, _)| views.contains(name))
