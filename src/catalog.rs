@@ -57,6 +57,45 @@ pub async fn open(lake: &Location) -> Result<SessionContext> {
     Ok(ctx)
 }
 
+/// As [`open`], with only the views `sql` reads registered (those it names and the ones they
+/// read): planning a view costs about as much as a query, so `query "SELECT 1"` or one over a
+/// table plans none. A statement that lists tables (`SHOW`, `DESCRIBE`, `information_schema`)
+/// gets them all.
+pub async fn open_for(lake: &Location, sql: &str) -> Result<SessionContext> {
+    let ctx = session(lake, "", false).await?;
+    register_views(&ctx, &views_read_by(sql)).await?;
+    Ok(ctx)
+}
+
+/// The views of [`VIEWS`] a statement can read, in creation order. Names are matched in the
+/// text (a name in a comment or a string only registers a view too many).
+fn views_read_by(sql: &str) -> Vec<(&'static str, &'static str)> {
+    let text = sql.to_lowercase();
+    if ["information_schema", "show", "describe"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        return VIEWS.to_vec();
+    }
+    let mut wanted: Vec<bool> = VIEWS.iter().map(|(name, _)| text.contains(name)).collect();
+    // A view reads only views created before it: walking back adds what each wanted one reads.
+    for i in (0..VIEWS.len()).rev() {
+        if wanted[i] {
+            for j in 0..i {
+                if VIEWS[i].1.contains(VIEWS[j].0) {
+                    wanted[j] = true;
+                }
+            }
+        }
+    }
+    VIEWS
+        .iter()
+        .zip(wanted)
+        .filter(|(_, w)| *w)
+        .map(|(v, _)| *v)
+        .collect()
+}
+
 /// A part of the lake: UTC days from `dt_from` (to `dt_to`) of some agents (or all). Reports
 /// that need only that part see only it, so the scan prunes every other partition and row group.
 #[derive(Debug, Clone)]
@@ -375,6 +414,35 @@ mod tests {
             .collect();
         let want: Vec<(i64, String)> = cases.iter().map(|c| (c.4, c.5.to_string())).collect();
         assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn a_query_gets_the_views_it_names_and_those_they_read() {
+        let names = |sql: &str| -> Vec<&str> { views_read_by(sql).iter().map(|v| v.0).collect() };
+        assert!(names("SELECT 1").is_empty());
+        assert!(names("SELECT count(*) FROM agent_events").is_empty());
+        assert_eq!(
+            names("SELECT status FROM Agent_Status_Intervals"),
+            [
+                "agent_contact_status",
+                "agent_events_resolved",
+                "agent_status_intervals"
+            ]
+        );
+        assert_eq!(
+            names("SELECT * FROM login_logout_sessions"),
+            ["agent_events_resolved", "login_logout_sessions"]
+        );
+        assert_eq!(names("SHOW TABLES").len(), VIEWS.len());
+        // The walk back relies on the order of VIEWS: no view reads one created after it.
+        for (i, (name, sql)) in VIEWS.iter().enumerate() {
+            for (later, _) in &VIEWS[i + 1..] {
+                assert!(
+                    !sql.contains(later),
+                    "{name} reads {later}, created after it"
+                );
+            }
+        }
     }
 
     #[tokio::test]

@@ -853,7 +853,7 @@ async fn query_command(args: QueryArgs, s3: &S3Options) -> Result<()> {
         ));
     }
     let lake = Location::parse(&args.lake, s3, false)?;
-    let ctx = catalog::open(&lake).await?;
+    let ctx = catalog::open_for(&lake, &sql).await?;
     let plan = ctx
         .state()
         .create_logical_plan(&sql)
