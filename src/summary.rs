@@ -117,7 +117,7 @@ impl Builder {
                 continue;
             }
             let a = arn.value(i);
-            if !current.as_ref().is_some_and(|(c, _)| *c == a) {
+            if current.as_ref().is_none_or(|(c, _)| *c != a) {
                 // A new run of rows: only now is the map looked up, and the ARN copied when new.
                 if !self.agents.contains_key(a) {
                     self.agents.insert(a.to_string(), Gathered::default());

@@ -215,7 +215,10 @@ mod tests {
         let fresh = dir.path().join("fresh");
         std::fs::write(&fresh, b"abcdefghij").unwrap();
         std::fs::rename(&fresh, dir.path().join(path.as_ref())).unwrap();
-        let err = store.get_ranges(&path, &[0..2]).await.unwrap_err();
+        let err = store
+            .get_ranges(&path, std::slice::from_ref(&(0..2)))
+            .await
+            .unwrap_err();
         assert!(
             err.to_string().contains("was replaced by a writer"),
             "{err}"
@@ -227,7 +230,10 @@ mod tests {
         );
         // A new session pins the new version.
         let again = Pinned::new(inner);
-        let got = again.get_ranges(&path, &[0..2]).await.unwrap();
+        let got = again
+            .get_ranges(&path, std::slice::from_ref(&(0..2)))
+            .await
+            .unwrap();
         assert_eq!(got, vec![Bytes::from_static(b"ab")]);
     }
 }
