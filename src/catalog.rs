@@ -105,10 +105,18 @@ pub struct Scope {
     pub dt_to: Option<String>,
     /// Only these agents, or all.
     pub agent_arns: Option<Vec<String>>,
-    /// Earlier days, from this `dt`, of these agents only: those whose state at `dt_from` the
-    /// days from `dt_from` on do not tell (the Login/Logout report's agents with no LOGOUT
-    /// shortly before its range), so the other agents' earlier rows are not read.
-    pub earlier: Option<(String, Vec<String>)>,
+    /// When not empty: each agent's own days (within `dt_from..=dt_to`), and no other agent.
+    /// The Login/Logout report reads each agent from its last LOGOUT before the range to the
+    /// end of its last session, instead of every agent over the widest of those spans.
+    pub agent_days: Vec<AgentDays>,
+}
+
+/// Some agents' rows of the days `from..=to` (`to`: `None` for every later day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDays {
+    pub from: String,
+    pub to: Option<String>,
+    pub arns: Vec<String>,
 }
 
 /// Suffix of the tables of a session opened with [`open_raw`].
@@ -156,23 +164,28 @@ pub async fn scope(ctx: &SessionContext, scope: &Scope, views: &[&str]) -> Resul
             format!("agent_arn IN ({})", arns.join(", "))
         }
     };
-    let first_day = match &scope.earlier {
-        Some((from, _)) if *from < scope.dt_from => from,
-        _ => &scope.dt_from,
-    };
-    let mut days = vec![format!("{PARTITION_COLUMN} >= {}", quote(first_day))];
+    let mut days = vec![format!("{PARTITION_COLUMN} >= {}", quote(&scope.dt_from))];
     if let Some(to) = &scope.dt_to {
         days.push(format!("{PARTITION_COLUMN} <= {}", quote(to)));
     }
     let mut agent_filters: Vec<String> = scope.agent_arns.iter().map(|a| arn_in(a)).collect();
-    if first_day != &scope.dt_from
-        && let Some((_, arns)) = &scope.earlier
-    {
-        agent_filters.push(format!(
-            "({PARTITION_COLUMN} >= {} OR {})",
-            quote(&scope.dt_from),
-            arn_in(arns)
-        ));
+    if !scope.agent_days.is_empty() {
+        let spans: Vec<String> = scope
+            .agent_days
+            .iter()
+            .map(|d| {
+                let to =
+                    d.to.as_ref()
+                        .map(|t| format!(" AND {PARTITION_COLUMN} <= {}", quote(t)))
+                        .unwrap_or_default();
+                format!(
+                    "({PARTITION_COLUMN} >= {}{to} AND {})",
+                    quote(&d.from),
+                    arn_in(&d.arns)
+                )
+            })
+            .collect();
+        agent_filters.push(format!("({})", spans.join(" OR ")));
     }
     let agents = (!agent_filters.is_empty()).then(|| agent_filters.join(" AND "));
     let wanted: Vec<(&str, &str)> = VIEWS

@@ -224,6 +224,15 @@ impl Days {
             .collect()
     }
 
+    /// The days after `after`, oldest first.
+    pub fn after(&self, after: &str) -> Vec<String> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.files
+            .range::<String, _>((Excluded(after.to_string()), Unbounded))
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
     /// The summaries of `days` (days without a file are left out), in the order given. Footers
     /// are read concurrently; a file without a summary is summarised from its rows.
     pub async fn summaries(

@@ -163,7 +163,7 @@ async fn session(
         // of a late LOGIN without a snapshot.
         dt_to: Some(dt_of(request.window.to + Duration::days(1))),
         agent_arns: None,
-        earlier: None,
+        agent_days: Vec::new(),
     };
     catalog::scope(&ctx, &scope, views).await?;
     let list = buckets(request.window, request.tz, request.interval);

@@ -58,21 +58,35 @@ pub(crate) fn audit_earlier(
         .collect()
 }
 
+/// An agent of the Login/Logout report, from the days around its range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionAgent {
+    /// The latest of those days on which it logged out before the range: its state there is
+    /// known (no session open). `None`: search further back.
+    pub closed: Option<String>,
+    /// Its last LOGIN or LOGOUT before the range's end is a LOGIN: a session is open there.
+    pub open_at_end: bool,
+}
+
 /// The Login/Logout report's lookup over the days from shortly before the window to its end:
-/// every agent with a LOGIN or LOGOUT in `[from_us, to_us)`, with the latest of those days
-/// on which it logged out before `from_us` (its state there is known: no session open), or
-/// `None` when it did not.
+/// every agent with a LOGIN or LOGOUT in `[from_us, to_us)`.
 pub(crate) fn sessions_agents(
     days: &[(String, DaySummary)],
     from_us: i64,
     to_us: i64,
-) -> BTreeMap<String, Option<String>> {
-    let mut latest: BTreeMap<&str, (i64, Option<&str>)> = BTreeMap::new();
+) -> BTreeMap<String, SessionAgent> {
+    // Per agent: its last LOGIN/LOGOUT before the end (time, is a LOGIN) and its closed day.
+    let mut latest: BTreeMap<&str, ((i64, bool), Option<&str>)> = BTreeMap::new();
     for (dt, s) in days {
         for a in &s.agents {
             for login in a.logins.iter().filter(|l| l.at() < to_us) {
-                let entry = latest.entry(&a.arn).or_insert((login.at(), None));
-                entry.0 = entry.0.max(login.at());
+                let last = (login.at(), !login.is_logout());
+                let entry = latest.entry(&a.arn).or_insert((last, None));
+                // Days and a day's events come in order: on a tie the later one (by event id,
+                // as in the views) wins.
+                if login.at() >= entry.0.0 {
+                    entry.0 = last;
+                }
                 if login.is_logout() && login.at() < from_us {
                     entry.1 = Some(entry.1.map_or(dt.as_str(), |d| d.max(dt.as_str())));
                 }
@@ -81,9 +95,73 @@ pub(crate) fn sessions_agents(
     }
     latest
         .into_iter()
-        .filter(|(_, (last, _))| *last >= from_us)
-        .map(|(arn, (_, closed))| (arn.to_string(), closed.map(str::to_string)))
+        .filter(|(_, ((last, _), _))| *last >= from_us)
+        .map(|(arn, ((_, login), closed))| {
+            (
+                arn.to_string(),
+                SessionAgent {
+                    closed: closed.map(str::to_string),
+                    open_at_end: login,
+                },
+            )
+        })
         .collect()
+}
+
+/// How far after the range the Login/Logout report reads an agent: to the first later day
+/// with a snapshot (a LOGIN without one takes its identity from the agent's next), and, when a
+/// session is open at the range's end, to the day of the LOGOUT that ends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Until {
+    open: bool,
+    snapshot: Option<String>,
+    logout: Option<String>,
+}
+
+impl Until {
+    pub fn new(open_at_end: bool) -> Until {
+        Until {
+            open: open_at_end,
+            snapshot: None,
+            logout: None,
+        }
+    }
+
+    /// Takes in the agents of day `dt`: the range's last day `to_dt` or a later one, in order.
+    pub fn see_day(
+        until: &mut BTreeMap<String, Until>,
+        dt: &str,
+        day: &DaySummary,
+        to_us: i64,
+        to_dt: &str,
+    ) {
+        for a in &day.agents {
+            let Some(u) = until.get_mut(&a.arn) else {
+                continue;
+            };
+            if u.snapshot.is_none() && dt > to_dt && !a.usernames.is_empty() {
+                u.snapshot = Some(dt.to_string());
+            }
+            if u.open
+                && u.logout.is_none()
+                && a.logins.iter().any(|l| l.is_logout() && l.at() >= to_us)
+            {
+                u.logout = Some(dt.to_string());
+            }
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        self.snapshot.is_some() && (!self.open || self.logout.is_some())
+    }
+
+    /// The last day to read; `None`: every day to the end of the lake.
+    pub fn last_day(&self) -> Option<String> {
+        if !self.done() {
+            return None;
+        }
+        self.snapshot.clone().max(self.logout.clone())
+    }
 }
 
 /// The agents that logged out on a day.
@@ -186,13 +264,73 @@ mod tests {
             ),
         ];
         let found = sessions_agents(&days, 100, 200);
+        let agent = |closed: Option<&str>, open_at_end| SessionAgent {
+            closed: closed.map(str::to_string),
+            open_at_end,
+        };
         assert_eq!(
             found,
             BTreeMap::from([
-                ("a".to_string(), Some("d2".to_string())),
-                ("b".to_string(), None)
+                ("a".to_string(), agent(Some("d2"), true)),
+                ("b".to_string(), agent(None, false)),
             ])
         );
         assert_eq!(logged_out(&days[1].1), BTreeSet::from(["a", "b", "c"]));
+    }
+
+    #[test]
+    fn an_agent_is_read_to_its_next_snapshot_day_and_the_logout_of_a_session_open_at_the_end() {
+        let mut until = BTreeMap::from([
+            ("open".to_string(), Until::new(true)),
+            ("closed".to_string(), Until::new(false)),
+        ]);
+        // The range ends at t = 200 on d2.
+        let d2 = day(
+            "d2",
+            vec![
+                agent("open", &["o"], Some(150), &[(150, true)]),
+                agent("closed", &["c"], Some(120), &[]),
+            ],
+        );
+        Until::see_day(&mut until, "d2", &d2.1, 200, "d2");
+        // Snapshots on the range's last day do not count: they may be before the LOGIN.
+        assert!(!until["open"].done() && !until["closed"].done());
+        let d3 = day(
+            "d3",
+            vec![
+                agent("open", &["o"], Some(300), &[]),
+                agent("closed", &[], None, &[]),
+            ],
+        );
+        Until::see_day(&mut until, "d3", &d3.1, 200, "d2");
+        assert_eq!(until["open"].last_day(), None);
+        assert!(
+            !until["closed"].done(),
+            "only HEART_BEATs without a name on d3"
+        );
+        let d4 = day(
+            "d4",
+            vec![
+                agent("open", &[], Some(400), &[(400, false)]),
+                agent("closed", &["c"], None, &[]),
+            ],
+        );
+        Until::see_day(&mut until, "d4", &d4.1, 200, "d2");
+        assert_eq!(until["open"].last_day().as_deref(), Some("d4"));
+        assert_eq!(until["closed"].last_day().as_deref(), Some("d4"));
+        // A LOGOUT later on the range's last day ends the open session there.
+        let mut same_day = BTreeMap::from([("open".to_string(), Until::new(true))]);
+        let d2b = day(
+            "d2",
+            vec![agent(
+                "open",
+                &["o"],
+                Some(150),
+                &[(150, true), (250, false)],
+            )],
+        );
+        Until::see_day(&mut same_day, "d2", &d2b.1, 200, "d2");
+        Until::see_day(&mut same_day, "d3", &d3.1, 200, "d2");
+        assert_eq!(same_day["open"].last_day().as_deref(), Some("d3"));
     }
 }

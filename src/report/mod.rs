@@ -3,6 +3,7 @@
 //! handed to the report SQL (`sql/reports/`, embedded), and printing times in the report's
 //! zone. The logic that derives statuses and sessions stays in the SQL views.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
@@ -119,7 +120,7 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
         dt_from,
         dt_to: Some(scope_to),
         agent_arns: Some(agent_arns.into_iter().collect()),
-        earlier: None,
+        agent_days: Vec::new(),
     };
     catalog::scope(&ctx, &scope, AUDIT_VIEWS).await?;
     tracing::debug!(ms = clock.elapsed().as_millis(), "audit: views scoped");
@@ -140,11 +141,10 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
 
 /// Runs the Login/Logout report and returns its rows with times in the report's zone.
 ///
-/// Sessions are derived only from the days that can matter: for every agent with a LOGIN or
-/// LOGOUT from the range's start on, the search goes back through the days' summaries to the
-/// agent's last LOGOUT before the range (where its state is known: no session open). Agents
-/// with one in the two days before the range are read from the earliest such day on; the
-/// others (rare: back from days off) from the day the search found, themselves alone.
+/// Sessions are derived only from the rows that can matter, decided from the days'
+/// summaries: the agents with a LOGIN or LOGOUT in the range (no other has a session to
+/// show), each from its last LOGOUT before the range (where its state is known: no session
+/// open), searched back as far as needed, to the end of its last session in the range.
 pub async fn login_logout(
     lake: &Location,
     request: &LoginLogout,
@@ -162,42 +162,92 @@ pub async fn login_logout(
     let recent = days
         .summaries(&ctx, lake, &days.between(&near, &dt_of(request.window.to)))
         .await?;
-    let mut unresolved = std::collections::BTreeSet::new();
-    let mut dt_from = from_dt.clone();
-    let agents = lookup::sessions_agents(
-        &recent,
+    let (from_us, to_us) = (
         request.window.from.timestamp_micros(),
         request.window.to.timestamp_micros(),
     );
-    for (arn, closed) in agents {
-        match closed {
-            Some(c) if c < dt_from => dt_from = c,
-            Some(_) => {}
+    let agents = lookup::sessions_agents(&recent, from_us, to_us);
+    // Each agent is read from its last LOGOUT before the range: in the two days before it,
+    // or, for the few without one there (back from days off), as far back as the search goes.
+    let mut first_day: BTreeMap<String, String> = BTreeMap::new();
+    let mut unresolved = std::collections::BTreeSet::new();
+    for (arn, agent) in &agents {
+        match &agent.closed {
+            Some(c) => {
+                first_day.insert(arn.clone(), c.min(&from_dt).clone());
+            }
             None => {
-                unresolved.insert(arn);
+                unresolved.insert(arn.clone());
             }
         }
     }
-    // The agents without a LOGOUT shortly before the range are read from the day of their
-    // last LOGOUT (or the lake's first day), the others only from theirs: a few agents back
-    // from holidays do not make the report read every agent's earlier days.
-    let earlier_agents: Vec<String> = unresolved.iter().cloned().collect();
-    let mut earlier_from = near.clone();
+    let mut searched_to = near.clone();
     'back: for older in days.before(&near).chunks(BACK_DAYS_AT_ONCE) {
         for (dt, s) in days.summaries(&ctx, lake, older).await? {
             if unresolved.is_empty() {
                 break 'back;
             }
             let closed = lookup::logged_out(&s);
-            unresolved.retain(|a| !closed.contains(a.as_str()));
-            earlier_from = dt;
+            unresolved.retain(|a| {
+                let open = !closed.contains(a.as_str());
+                if !open {
+                    first_day.insert(a.clone(), dt.clone());
+                }
+                open
+            });
+            searched_to = dt;
         }
     }
+    for a in unresolved {
+        first_day.insert(a, searched_to.clone());
+    }
+    // … to the end of its last session: the day of its LOGOUT after the range when one is open
+    // at the range's end, and the first later day with a snapshot (a LOGIN without one takes
+    // the agent's next). An agent still open at the end of the data is read to the end (its
+    // last-seen time is its last event).
+    let to_dt = dt_of(request.window.to);
+    let mut until: BTreeMap<String, lookup::Until> = agents
+        .iter()
+        .map(|(arn, a)| (arn.clone(), lookup::Until::new(a.open_at_end)))
+        .collect();
+    for (dt, s) in recent.iter().filter(|(dt, _)| *dt == to_dt) {
+        lookup::Until::see_day(&mut until, dt, s, to_us, &to_dt);
+    }
+    for later in days.after(&to_dt).chunks(BACK_DAYS_AT_ONCE) {
+        if until.values().all(lookup::Until::done) {
+            break;
+        }
+        for (dt, s) in days.summaries(&ctx, lake, later).await? {
+            lookup::Until::see_day(&mut until, &dt, &s, to_us, &to_dt);
+        }
+    }
+    let mut spans: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
+    for (arn, from) in first_day {
+        let to = until.get(&arn).and_then(lookup::Until::last_day);
+        spans.entry((from, to)).or_default().push(arn);
+    }
+    let dt_from = spans
+        .keys()
+        .map(|(from, _)| from.clone())
+        .min()
+        .unwrap_or(from_dt);
+    let dt_to = if spans.values().next().is_none() {
+        Some(to_dt.clone())
+    } else {
+        spans
+            .keys()
+            .map(|(_, to)| to.clone())
+            .try_fold(String::new(), |last, to| to.map(|t| last.max(t)))
+    };
     let scope = catalog::Scope {
         dt_from,
-        dt_to: None,
-        agent_arns: None,
-        earlier: (!earlier_agents.is_empty()).then_some((earlier_from, earlier_agents)),
+        dt_to,
+        // No agent with a LOGIN or LOGOUT in the range: no sessions, no rows needed.
+        agent_arns: spans.is_empty().then(Vec::new),
+        agent_days: spans
+            .into_iter()
+            .map(|((from, to), arns)| catalog::AgentDays { from, to, arns })
+            .collect(),
     };
     catalog::scope(&ctx, &scope, LOGIN_LOGOUT_VIEWS).await?;
     let params = vec![
