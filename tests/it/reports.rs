@@ -572,21 +572,7 @@ fn login_logout_finds_logins_days_before_the_range() {
 #[test]
 fn agents_are_found_in_recent_partitions_first_and_in_old_ones_too() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("recent");
-    let made = run(&[
-        "generate",
-        "--out",
-        input.to_str().unwrap(),
-        "--agents",
-        "2",
-        "--days",
-        "9",
-        "--start",
-        "2026-11-26",
-        "--seed",
-        "3",
-    ]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
+    let input = generated(&dir.path().join("recent"), 2, 9, "2026-11-26", 3);
     let lake = dir.path().join("lake");
     // alice is only in 2026-11-24, more than a week before the newest partitions.
     etl(&lake, &[&fixture("report-scenarios.ndjson"), &input]);
@@ -642,21 +628,7 @@ fn agents_are_found_in_recent_partitions_first_and_in_old_ones_too() {
 #[test]
 fn reports_take_their_scope_from_footer_summaries_or_from_the_rows_without_them() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("input");
-    let made = run(&[
-        "generate",
-        "--out",
-        input.to_str().unwrap(),
-        "--agents",
-        "4",
-        "--days",
-        "4",
-        "--start",
-        "2026-11-20",
-        "--seed",
-        "11",
-    ]);
-    assert_eq!(made.code, 0, "{}", made.stderr);
+    let input = generated(&dir.path().join("input"), 4, 4, "2026-11-20", 11);
     let lake = dir.path().join("lake");
     etl(&lake, &[&input]);
     let l = lake.to_str().unwrap();

@@ -211,3 +211,22 @@ pub fn rewrite_summary(file: &Path, summary: Option<&str>) {
     writer.close().unwrap();
     std::fs::write(file, out).unwrap();
 }
+
+/// `generate` output of `agents` agents for `days` days from `start` with `seed`, in `out`.
+pub fn generated(out: &Path, agents: u32, days: u32, start: &str, seed: u64) -> PathBuf {
+    let made = run(&[
+        "generate",
+        "--out",
+        out.to_str().unwrap(),
+        "--agents",
+        &agents.to_string(),
+        "--days",
+        &days.to_string(),
+        "--start",
+        start,
+        "--seed",
+        &seed.to_string(),
+    ]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    out.to_path_buf()
+}
