@@ -168,6 +168,9 @@ impl Builder {
 pub struct Days {
     files: BTreeMap<String, ObjectMeta>,
     store: Arc<dyn ObjectStore>,
+    /// Summaries already read: a report's lookups ask for the same recent days more than once
+    /// (the username check, then the scope), and each is read once.
+    read: std::sync::Mutex<BTreeMap<String, DaySummary>>,
 }
 
 impl Days {
@@ -196,7 +199,11 @@ impl Days {
                 (name.as_ref() == PART_FILE && parts.next().is_none()).then_some((dt, m))
             })
             .collect();
-        Ok(Days { files, store })
+        Ok(Days {
+            files,
+            store,
+            read: Default::default(),
+        })
     }
 
     /// Every day with a file, oldest first.
@@ -241,7 +248,12 @@ impl Days {
         lake: &Location,
         days: &[String],
     ) -> Result<Vec<(String, DaySummary)>> {
-        let read = futures::stream::iter(days.iter().filter_map(|d| self.files.get_key_value(d)))
+        let known = |d: &String| self.read.lock().is_ok_and(|r| r.contains_key(d));
+        let missing = days
+            .iter()
+            .filter(|d| !known(d))
+            .filter_map(|d| self.files.get_key_value(d));
+        let read = futures::stream::iter(missing)
             .map(|(dt, meta)| async move {
                 let found = self.footer_summary(lake, meta).await?;
                 Ok::<_, Error>((dt.clone(), found))
@@ -249,15 +261,25 @@ impl Days {
             .buffered(CONCURRENT_READS)
             .try_collect::<Vec<_>>()
             .await?;
-        let mut out = Vec::with_capacity(read.len());
         for (dt, found) in read {
             let summary = match found {
                 Some(s) => s,
                 None => from_rows(ctx, &dt).await?,
             };
-            out.push((dt, summary));
+            self.memo()?.insert(dt, summary);
         }
+        let r = self.memo()?;
+        let out = days
+            .iter()
+            .filter_map(|d| r.get(d).map(|s| (d.clone(), s.clone())))
+            .collect();
         Ok(out)
+    }
+
+    fn memo(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, DaySummary>>> {
+        self.read
+            .lock()
+            .map_err(|_| Error::Other("agent summary: a reader panicked".into()))
     }
 
     async fn footer_summary(
