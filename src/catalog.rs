@@ -151,6 +151,28 @@ fn small_scans(config: &mut SessionConfig) {
     optimizer.repartition_file_scans = false;
 }
 
+/// DataFusion settings from `CONNECT_LAKE_DATAFUSION` (`key=value` pairs separated by `;`, as
+/// in `datafusion.optimizer.max_passes=1`), applied over the ones above: for measuring a
+/// setting, or for a lake whose queries want other ones, without a rebuild. A key DataFusion
+/// does not know is an error naming it.
+fn tuned(config: &mut SessionConfig, settings: Option<&str>) -> Result<()> {
+    let Some(settings) = settings else {
+        return Ok(());
+    };
+    for pair in settings.split(';').filter(|p| !p.trim().is_empty()) {
+        let (key, value) = pair.split_once('=').ok_or_else(|| {
+            Error::Other(format!(
+                "CONNECT_LAKE_DATAFUSION: {pair:?} is not key=value (datafusion.optimizer.max_passes=1)"
+            ))
+        })?;
+        config
+            .options_mut()
+            .set(key.trim(), value.trim())
+            .map_err(|e| Error::Other(format!("CONNECT_LAKE_DATAFUSION: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Defines every table of a raw session as a view over the rows of `scope` only, then the
 /// views of `sql/` that `views` names (in their order in [`VIEWS`]) on top: planning a view
 /// costs about as much as a report's query, so a report registers only what it reads.
@@ -232,6 +254,12 @@ async fn session(lake: &Location, suffix: &str, small: bool) -> Result<SessionCo
     if small {
         small_scans(&mut config);
     }
+    tuned(
+        &mut config,
+        std::env::var_os("CONNECT_LAKE_DATAFUSION")
+            .map(|s| s.to_string_lossy().into_owned())
+            .as_deref(),
+    )?;
     let ctx = SessionContext::new_with_config(config);
     functions::register(&ctx);
     // Reads go through a store that pins each file to the version first seen, so a file a
@@ -314,6 +342,30 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn datafusion_settings_apply_over_ours_and_unknown_keys_fail() {
+        let mut config = SessionConfig::new();
+        small_scans(&mut config);
+        tuned(
+            &mut config,
+            Some("datafusion.optimizer.max_passes=1; datafusion.optimizer.repartition_joins=true;"),
+        )
+        .unwrap();
+        assert_eq!(config.options().optimizer.max_passes, 1);
+        assert!(config.options().optimizer.repartition_joins);
+        assert!(!config.options().optimizer.repartition_windows);
+        tuned(&mut config, None).unwrap();
+        assert_eq!(config.options().optimizer.max_passes, 1);
+        let unknown = tuned(&mut config, Some("datafusion.optimizer.no_such=1"))
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("no_such"), "{unknown}");
+        let malformed = tuned(&mut config, Some("max_passes"))
+            .unwrap_err()
+            .to_string();
+        assert!(malformed.contains("key=value"), "{malformed}");
     }
 
     /// Every row of the mapping table in spec/reports.md §1, through the SQL of
