@@ -153,22 +153,25 @@ fn small_scans(config: &mut SessionConfig) {
 
 /// DataFusion settings from `CONNECT_LAKE_DATAFUSION` (`key=value` pairs separated by `;`, as
 /// in `datafusion.optimizer.max_passes=1`), applied over the ones above: for measuring a
-/// setting, or for a lake whose queries want other ones, without a rebuild. A key DataFusion
-/// does not know is an error naming it.
+/// setting, or for a lake whose queries want other ones, without a rebuild. DataFusion's own
+/// `SessionConfig::from_env` (`DATAFUSION_*` variables) starts from its defaults, so the
+/// settings above would override the user's instead. A key DataFusion does not know is a
+/// usage error (exit code 2) naming it.
 fn tuned(config: &mut SessionConfig, settings: Option<&str>) -> Result<()> {
     let Some(settings) = settings else {
         return Ok(());
     };
     for pair in settings.split(';').filter(|p| !p.trim().is_empty()) {
         let (key, value) = pair.split_once('=').ok_or_else(|| {
-            Error::Other(format!(
-                "CONNECT_LAKE_DATAFUSION: {pair:?} is not key=value (datafusion.optimizer.max_passes=1)"
-            ))
+            Error::usage_with_hint(
+                format!("CONNECT_LAKE_DATAFUSION: {pair:?} is not key=value"),
+                "as in CONNECT_LAKE_DATAFUSION=datafusion.optimizer.max_passes=1",
+            )
         })?;
         config
             .options_mut()
             .set(key.trim(), value.trim())
-            .map_err(|e| Error::Other(format!("CONNECT_LAKE_DATAFUSION: {e}")))?;
+            .map_err(|e| Error::usage(format!("CONNECT_LAKE_DATAFUSION: {e}")))?;
     }
     Ok(())
 }
