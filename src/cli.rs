@@ -346,6 +346,10 @@ pub struct EtlArgs {
     /// Write Parquet without page indexes (for old parquet-java readers).
     #[arg(long)]
     pub no_page_index: bool,
+    /// zstd level of the Parquet pages: higher packs tighter and costs more CPU per commit.
+    #[arg(long, default_value_t = crate::commit::WriteOptions::default().zstd_level,
+          value_parser = clap::value_parser!(i32).range(1..=22), value_name = "LEVEL")]
+    pub zstd_level: i32,
     /// Data-lake exports: the input format (default: told per object by content and name).
     #[arg(long, value_enum)]
     pub format: Option<InputFormat>,
@@ -649,7 +653,7 @@ async fn etl_command(args: EtlArgs, s3: &S3Options, progress: bool) -> Result<()
         inputs,
         write: WriteOptions {
             page_index: !args.no_page_index,
-            ..WriteOptions::default()
+            zstd_level: args.zstd_level,
         },
         memory_budget: args.memory_mib.saturating_mul(1 << 20),
         spill_dir: args.spill_dir,

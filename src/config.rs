@@ -50,10 +50,16 @@ pub struct Ingest {
     /// `etl --no-page-index`).
     #[serde(default = "default_page_index")]
     pub page_index: bool,
+    /// zstd level of the Parquet pages (as `etl --zstd-level`).
+    #[serde(default = "default_zstd_level")]
+    pub zstd_level: i32,
 }
 
 fn default_page_index() -> bool {
     true
+}
+fn default_zstd_level() -> i32 {
+    crate::commit::WriteOptions::default().zstd_level
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -169,6 +175,16 @@ impl Config {
             return Err(Error::usage(format!(
                 "{origin}: ingest.source: {:?} is not a source (agent-events)",
                 ingest.source
+            )));
+        }
+        if let Some(ingest) = config
+            .ingest
+            .as_ref()
+            .filter(|i| !(1..=22).contains(&i.zstd_level))
+        {
+            return Err(Error::usage(format!(
+                "{origin}: ingest.zstd_level: {} is not a zstd level (1 to 22)",
+                ingest.zstd_level
             )));
         }
         Ok(config)
@@ -301,6 +317,7 @@ days = ["mon", "thu"]
     fn a_config_with_both_kinds_parses() {
         let c = Config::parse(GOOD, "t.toml").unwrap();
         assert_eq!(c.reports.len(), 2);
+        assert_eq!(c.ingest.as_ref().map(|i| i.zstd_level), Some(1));
         let r = c.report("alice").unwrap();
         assert!(r.runs_on(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())); // a Monday
         assert!(!r.runs_on(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()));
@@ -339,6 +356,13 @@ days = ["mon", "thu"]
             (
                 GOOD.replace("prefix = \"ops\"", "prefix = \"ops\"\ncolour = \"red\""),
                 "report daily-logins",
+            ),
+            (
+                GOOD.replace(
+                    "inputs = [\"./firehose\"]",
+                    "inputs = [\"./firehose\"]\nzstd_level = 0",
+                ),
+                "ingest.zstd_level: 0 is not a zstd level",
             ),
         ];
         for (text, want) in cases {

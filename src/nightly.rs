@@ -179,7 +179,7 @@ async fn run_leased(
                 inputs,
                 write: crate::commit::WriteOptions {
                     page_index: ingest.page_index,
-                    ..Default::default()
+                    zstd_level: ingest.zstd_level,
                 },
                 memory_budget: 256 << 20,
                 spill_dir: None,

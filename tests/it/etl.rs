@@ -366,3 +366,60 @@ fn parquet_files_fit_the_downstream_readers() {
         }
     }
 }
+
+/// `--zstd-level` trades CPU for size and nothing else: the same rows at any level, every page
+/// zstd, a level zstd does not have refused before anything is written.
+#[test]
+fn zstd_level_changes_the_bytes_not_the_rows() {
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = generated(&dir.path().join("in"), 6, 1, "2026-11-02", 5);
+    let rows = "SELECT event_id, event_type, agent_arn, username, agent_status_name, event_timestamp, \
+                cardinality(inbound_queues) AS queues, dt FROM agent_events ORDER BY event_id";
+    let mut seen = Vec::new();
+    for level in ["1", "19"] {
+        let lake = dir.path().join(format!("lake-{level}"));
+        etl_source("agent-events", &lake, &[&input], &["--zstd-level", level]);
+        let mut bytes = Vec::new();
+        for (rel, content) in snapshot_tree(&lake) {
+            if !rel.ends_with(".parquet") {
+                continue;
+            }
+            let reader = SerializedFileReader::new(bytes::Bytes::from(content.clone())).unwrap();
+            for rg in reader.metadata().row_groups() {
+                for chunk in rg.columns() {
+                    assert!(
+                        matches!(chunk.compression(), Compression::ZSTD(_)),
+                        "{rel}: {:?}",
+                        chunk.compression()
+                    );
+                }
+            }
+            bytes.push(content);
+        }
+        assert!(!bytes.is_empty());
+        seen.push((query(&lake, "csv", rows), bytes));
+    }
+    assert_eq!(seen[0].0, seen[1].0, "the rows differ between levels");
+    assert_ne!(
+        seen[0].1, seen[1].1,
+        "level 19 wrote the same bytes as level 1"
+    );
+
+    let lake = dir.path().join("lake-0");
+    let r = run(&[
+        "etl",
+        "--source",
+        "agent-events",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--zstd-level",
+        "0",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--zstd-level"), "{}", r.stderr);
+    assert!(!lake.exists(), "a refused run created the lake");
+}
