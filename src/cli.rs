@@ -348,7 +348,9 @@ pub struct EtlArgs {
     pub no_page_index: bool,
     /// zstd level of the Parquet pages: higher packs tighter and costs more CPU per commit.
     #[arg(long, default_value_t = crate::commit::WriteOptions::default().zstd_level,
-          value_parser = clap::value_parser!(i32).range(1..=22), value_name = "LEVEL")]
+          value_parser = clap::value_parser!(i32).range(
+              i64::from(*crate::commit::ZSTD_LEVELS.start())..=i64::from(*crate::commit::ZSTD_LEVELS.end())
+          ), value_name = "LEVEL")]
     pub zstd_level: i32,
     /// Data-lake exports: the input format (default: told per object by content and name).
     #[arg(long, value_enum)]

@@ -44,6 +44,9 @@ const PAGE_ROWS: usize = 4096;
 /// Longest min/max kept in statistics and the page index (ARNs are up to ~200 bytes).
 const STATS_BYTES: usize = 256;
 
+/// The zstd levels a file may be written with (zstd's own range; `--zstd-level`, `[ingest]`).
+pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
+
 /// How Parquet files are written.
 #[derive(Debug, Clone)]
 pub struct WriteOptions {

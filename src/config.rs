@@ -180,11 +180,13 @@ impl Config {
         if let Some(ingest) = config
             .ingest
             .as_ref()
-            .filter(|i| !(1..=22).contains(&i.zstd_level))
+            .filter(|i| !crate::commit::ZSTD_LEVELS.contains(&i.zstd_level))
         {
             return Err(Error::usage(format!(
-                "{origin}: ingest.zstd_level: {} is not a zstd level (1 to 22)",
-                ingest.zstd_level
+                "{origin}: ingest.zstd_level: {} is not a zstd level ({} to {})",
+                ingest.zstd_level,
+                crate::commit::ZSTD_LEVELS.start(),
+                crate::commit::ZSTD_LEVELS.end()
             )));
         }
         Ok(config)
