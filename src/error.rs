@@ -113,6 +113,11 @@ impl Error {
             Error::Damaged { lake, .. } => Some(format!(
                 "`connect-lake check --lake {lake} --repair` moves it to _quarantine/; then run again"
             )),
+            // DataFusion does not say which file failed to decode: `check` finds it.
+            Error::DataFusion(e) if reads_parquet(e) => Some(
+                "a lake file may be damaged: `connect-lake check --lake <lake>` names it, `--repair` moves it to _quarantine/"
+                    .into(),
+            ),
             Error::Usage { hint, .. } => hint.clone(),
             Error::NotALake { hint, .. } => Some(hint.to_string()),
             Error::Store {
@@ -131,5 +136,17 @@ impl Error {
             }
             _ => None,
         }
+    }
+}
+
+/// Whether a DataFusion error comes from decoding a Parquet file.
+fn reads_parquet(e: &datafusion::error::DataFusionError) -> bool {
+    use datafusion::error::DataFusionError;
+    match e.find_root() {
+        DataFusionError::ParquetError(_) => true,
+        DataFusionError::External(inner) => inner
+            .downcast_ref::<parquet::errors::ParquetError>()
+            .is_some(),
+        _ => false,
     }
 }

@@ -24,8 +24,10 @@ use crate::store::Location;
 pub const KEY: &str = "connect_lake.agent_summary";
 /// The table summarised.
 pub const TABLE: &str = "agent_events";
-/// The summary format; a file with another version is summarised from its rows.
-const VERSION: u32 = 1;
+/// The summary format written. Version 2 added [`AgentDay::snapshots`]; a version-1 summary
+/// is still read (without it: readers assume the worst), any other is summarised from rows.
+pub const VERSION: u32 = 2;
+const READ_VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION;
 /// Files whose footers are read at once (requests in flight, on S3 each a round trip).
 const CONCURRENT_READS: usize = 16;
 
@@ -39,6 +41,35 @@ pub struct AgentDay {
     pub first_change_us: Option<i64>,
     /// Its LOGIN and LOGOUT events, in file order (time, then event id).
     pub logins: Vec<Login>,
+    /// Whether its events that day carry a snapshot (spec/reports.md section 0), and whether
+    /// a LOGIN without one still waits for a later day's. `None` in version-1 summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<Snapshots>,
+}
+
+/// What a day's events say of an agent's identity (spec/reports.md section 0): an event
+/// without a snapshot takes it from the agent's nearest event with one (a LOGIN from the next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Snapshots {
+    /// No event of the agent that day has a snapshot.
+    None,
+    /// Some do, and no LOGIN without one comes after the last of them.
+    Settled,
+    /// Some do, but a LOGIN without one comes after the last of them: it takes its identity
+    /// (name, status) from a later day.
+    LoginWaits,
+}
+
+impl AgentDay {
+    /// Whether some event of the agent that day has a snapshot. Version-1 summaries only
+    /// know the names: a snapshot names the agent.
+    pub fn has_snapshot(&self) -> bool {
+        match self.snapshots {
+            Some(s) => s != Snapshots::None,
+            None => !self.usernames.is_empty(),
+        }
+    }
 }
 
 /// A LOGIN or LOGOUT: `[µs since epoch, true for LOGIN]`.
@@ -70,7 +101,19 @@ impl DaySummary {
     fn from_json(text: &str) -> Option<DaySummary> {
         serde_json::from_str::<DaySummary>(text)
             .ok()
-            .filter(|s| s.version == VERSION)
+            .filter(|s| READ_VERSIONS.contains(&s.version))
+    }
+
+    /// This summary as a writer of `version` would have written it (what `lake check`
+    /// compares an older footer with).
+    pub fn as_version(mut self, version: u32) -> DaySummary {
+        if version < 2 {
+            for a in &mut self.agents {
+                a.snapshots = None;
+            }
+        }
+        self.version = version;
+        self
     }
 }
 
@@ -86,10 +129,29 @@ struct Gathered {
     usernames: BTreeSet<String>,
     first_change_us: Option<i64>,
     logins: Vec<Login>,
+    /// The (time, event id) of its last event with a snapshot, and of its last LOGIN without
+    /// one (the views' order). The strings are reused: no allocation per row.
+    last_snapshot: Option<(i64, String)>,
+    last_bare_login: Option<(i64, String)>,
+}
+
+/// Keeps the later of `kept` and `(t, id)`, copying the id only when it changes.
+fn keep_later(kept: &mut Option<(i64, String)>, t: i64, id: &str) {
+    match kept {
+        Some((kt, kid)) => {
+            if (t, id) > (*kt, kid.as_str()) {
+                *kt = t;
+                kid.clear();
+                kid.push_str(id);
+            }
+        }
+        None => *kept = Some((t, id.to_string())),
+    }
 }
 
 impl Builder {
-    /// Adds rows with at least `agent_arn`, `username`, `event_type` and `event_timestamp`.
+    /// Adds rows with at least `agent_arn`, `event_id`, `event_type`, `event_timestamp` and
+    /// the snapshot columns `username`, `agent_status_name`, `routing_profile_arn`.
     pub fn add(&mut self, batch: &RecordBatch) -> Result<()> {
         let column = |name: &str| {
             batch
@@ -99,8 +161,15 @@ impl Builder {
         let text = |name: &str| -> Result<arrow::array::ArrayRef> {
             Ok(arrow::compute::cast(column(name)?, &DataType::Utf8)?)
         };
-        let (arn, username, event_type) =
-            (text("agent_arn")?, text("username")?, text("event_type")?);
+        let (arn, username, event_type, event_id) = (
+            text("agent_arn")?,
+            text("username")?,
+            text("event_type")?,
+            text("event_id")?,
+        );
+        // An event has a snapshot when it names the agent, its status or its routing profile
+        // (spec/reports.md section 0, as in sql/agent_events_resolved.sql).
+        let (status, profile) = (column("agent_status_name")?, column("routing_profile_arn")?);
         let at = arrow::compute::cast(
             column("event_timestamp")?,
             &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -111,6 +180,7 @@ impl Builder {
             event_type.as_string::<i32>(),
             at.as_primitive::<TimestampMicrosecondType>(),
         );
+        let event_id = event_id.as_string::<i32>();
         let mut current: Option<(&str, &mut Gathered)> = None;
         for i in 0..batch.num_rows() {
             if arn.is_null(i) {
@@ -133,6 +203,16 @@ impl Builder {
             if !at.is_null(i) && !event_type.is_null(i) {
                 let t = at.value(i);
                 let kind = event_type.value(i);
+                let id = if event_id.is_null(i) {
+                    ""
+                } else {
+                    event_id.value(i)
+                };
+                if !username.is_null(i) || !status.is_null(i) || !profile.is_null(i) {
+                    keep_later(&mut agent.last_snapshot, t, id);
+                } else if kind == "LOGIN" {
+                    keep_later(&mut agent.last_bare_login, t, id);
+                }
                 if kind != "HEART_BEAT" {
                     agent.first_change_us = Some(agent.first_change_us.map_or(t, |f| f.min(t)));
                     if kind == "LOGIN" || kind == "LOGOUT" {
@@ -148,11 +228,19 @@ impl Builder {
         let agents = self
             .agents
             .into_iter()
-            .map(|(arn, g)| AgentDay {
-                arn,
-                usernames: g.usernames.into_iter().collect(),
-                first_change_us: g.first_change_us,
-                logins: g.logins,
+            .map(|(arn, g)| {
+                let snapshots = match (&g.last_snapshot, &g.last_bare_login) {
+                    (None, _) => Snapshots::None,
+                    (Some(s), Some(l)) if l > s => Snapshots::LoginWaits,
+                    (Some(_), _) => Snapshots::Settled,
+                };
+                AgentDay {
+                    arn,
+                    usernames: g.usernames.into_iter().collect(),
+                    first_change_us: g.first_change_us,
+                    logins: g.logins,
+                    snapshots: Some(snapshots),
+                }
             })
             .collect();
         DaySummary {
@@ -318,7 +406,8 @@ async fn from_rows(ctx: &SessionContext, dt: &str) -> Result<DaySummary> {
     tracing::debug!(dt, "agent summary: from the rows");
     let rows = ctx
         .sql(&format!(
-            "SELECT agent_arn, username, event_type, event_timestamp FROM {TABLE}{} WHERE dt = '{}'",
+            "SELECT agent_arn, event_id, event_type, event_timestamp, username, agent_status_name, \
+             routing_profile_arn FROM {TABLE}{} WHERE dt = '{}'",
             crate::catalog::RAW,
             dt.replace('\'', "''")
         ))
@@ -338,16 +427,31 @@ mod tests {
     use arrow::array::{StringArray, TimestampMicrosecondArray};
     use arrow::datatypes::{Field, Schema};
 
-    fn batch(rows: &[(&str, Option<&str>, &str, i64)]) -> RecordBatch {
+    /// Rows of (ARN, username, agent status, event type, time, event id); the routing
+    /// profile is always null.
+    type Row<'a> = (
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+        i64,
+        &'a str,
+    );
+
+    fn batch(rows: &[Row]) -> RecordBatch {
+        let text = |name: &str, nullable| Field::new(name, DataType::Utf8, nullable);
         let schema = Arc::new(Schema::new(vec![
-            Field::new("agent_arn", DataType::Utf8, true),
+            text("agent_arn", true),
             Field::new("username", DataType::Utf8View, true),
-            Field::new("event_type", DataType::Utf8, false),
+            text("agent_status_name", true),
+            text("routing_profile_arn", true),
+            text("event_type", false),
             Field::new(
                 "event_timestamp",
                 DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
                 false,
             ),
+            text("event_id", false),
         ]));
         RecordBatch::try_new(
             schema,
@@ -356,11 +460,14 @@ mod tests {
                 Arc::new(arrow::array::StringViewArray::from_iter(
                     rows.iter().map(|r| r.1),
                 )),
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+                Arc::new(StringArray::from_iter(rows.iter().map(|r| r.2))),
+                Arc::new(StringArray::from_iter(rows.iter().map(|_| None::<&str>))),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
                 Arc::new(
-                    TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.3))
+                    TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.4))
                         .with_timezone("UTC"),
                 ),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.5))),
             ],
         )
         .unwrap()
@@ -371,15 +478,15 @@ mod tests {
         let mut b = Builder::default();
         // Across batches and out of order: the builder does not rely on the commit's sort.
         b.add(&batch(&[
-            ("arn:b", Some("bo"), "HEART_BEAT", 5),
-            ("arn:a", None, "LOGIN", 10),
-            ("arn:a", Some("ann"), "STATE_CHANGE", 11),
+            ("arn:b", Some("bo"), None, "HEART_BEAT", 5, "e5"),
+            ("arn:a", None, None, "LOGIN", 10, "e10"),
+            ("arn:a", Some("ann"), None, "STATE_CHANGE", 11, "e11"),
         ]))
         .unwrap();
         b.add(&batch(&[
-            ("arn:a", Some("ann.new"), "LOGOUT", 30),
-            ("arn:b", Some("bo"), "HEART_BEAT", 6),
-            ("arn:a", Some("ann"), "HEART_BEAT", 3),
+            ("arn:a", Some("ann.new"), None, "LOGOUT", 30, "e30"),
+            ("arn:b", Some("bo"), None, "HEART_BEAT", 6, "e6"),
+            ("arn:a", Some("ann"), None, "HEART_BEAT", 3, "e3"),
         ]))
         .unwrap();
         let s = b.finish();
@@ -391,12 +498,14 @@ mod tests {
                     usernames: vec!["ann".into(), "ann.new".into()],
                     first_change_us: Some(10),
                     logins: vec![Login(10, true), Login(30, false)],
+                    snapshots: Some(Snapshots::Settled),
                 },
                 AgentDay {
                     arn: "arn:b".into(),
                     usernames: vec!["bo".into()],
                     first_change_us: None,
                     logins: vec![],
+                    snapshots: Some(Snapshots::Settled),
                 },
             ]
         );
@@ -406,8 +515,68 @@ mod tests {
         let other = s
             .to_json()
             .unwrap()
-            .replace("\"version\":1", "\"version\":2");
+            .replace("\"version\":2", "\"version\":3");
         assert!(DaySummary::from_json(&other).is_none());
         assert!(DaySummary::from_json("{not json").is_none());
+    }
+
+    #[test]
+    fn a_login_without_a_snapshot_after_the_last_one_waits_for_a_later_day() {
+        let snapshots = |rows: &[Row]| {
+            let mut b = Builder::default();
+            b.add(&batch(rows)).unwrap();
+            b.finish().agents[0].snapshots
+        };
+        // The bare LOGIN comes last: it takes its identity from the next day.
+        assert_eq!(
+            snapshots(&[
+                ("a", Some("ann"), None, "HEART_BEAT", 5, "e5"),
+                ("a", None, None, "LOGIN", 9, "e9"),
+            ]),
+            Some(Snapshots::LoginWaits)
+        );
+        // At the same instant the event id orders them, as in the views.
+        assert_eq!(
+            snapshots(&[
+                ("a", None, None, "LOGIN", 9, "e1"),
+                ("a", Some("ann"), None, "HEART_BEAT", 9, "e2"),
+            ]),
+            Some(Snapshots::Settled)
+        );
+        assert_eq!(
+            snapshots(&[
+                ("a", Some("ann"), None, "HEART_BEAT", 9, "e1"),
+                ("a", None, None, "LOGIN", 9, "e2"),
+            ]),
+            Some(Snapshots::LoginWaits)
+        );
+        // A status alone is a snapshot; a bare LOGOUT after the last snapshot takes the one
+        // before it and waits for nothing.
+        assert_eq!(
+            snapshots(&[
+                ("a", None, None, "LOGIN", 1, "e1"),
+                ("a", None, Some("Available"), "STATE_CHANGE", 2, "e2"),
+                ("a", None, None, "LOGOUT", 3, "e3"),
+            ]),
+            Some(Snapshots::Settled)
+        );
+        assert_eq!(
+            snapshots(&[("a", None, None, "LOGOUT", 3, "e3")]),
+            Some(Snapshots::None)
+        );
+    }
+
+    #[test]
+    fn a_version_1_summary_is_read_and_compared_without_the_snapshot_field() {
+        let v1 = r#"{"version":1,"agents":[{"arn":"a","usernames":["ann"],"first_change_us":1,"logins":[[1,true]]}]}"#;
+        let s = DaySummary::from_json(v1).unwrap();
+        assert_eq!(s.agents[0].snapshots, None);
+        assert!(s.agents[0].has_snapshot(), "a version-1 day with a name");
+        let mut b = Builder::default();
+        b.add(&batch(&[("a", Some("ann"), None, "LOGIN", 1, "e1")]))
+            .unwrap();
+        let rows = b.finish();
+        assert_ne!(rows, s);
+        assert_eq!(rows.as_version(1), s);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::summary::DaySummary;
+use crate::summary::{AgentDay, DaySummary, Snapshots};
 
 /// The audit's agent in the days around its local day.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -56,6 +56,37 @@ pub(crate) fn audit_earlier(
         .filter(|a| arns.contains(&a.arn) || a.usernames.iter().any(|u| u == username))
         .map(|a| a.arn.clone())
         .collect()
+}
+
+/// An ARN's day in a summary (agents are sorted by ARN).
+pub(crate) fn agent_day<'a>(day: &'a DaySummary, arn: &str) -> Option<&'a AgentDay> {
+    day.agents
+        .binary_search_by(|a| a.arn.as_str().cmp(arn))
+        .ok()
+        .map(|i| &day.agents[i])
+}
+
+/// Whether an ARN's events in `days` (the audit's scope to its last needed day, in order)
+/// include one that takes its identity from a later day (spec/reports.md section 0): a LOGIN
+/// without a snapshot after the ARN's last one, or an event without one and no snapshot
+/// before it in those days. Version-1 summaries do not say: they count as waiting, and the
+/// audit reads on, as it always did.
+pub(crate) fn identity_waits(days: &[(String, DaySummary)], arn: &str) -> bool {
+    let (mut waits, mut seen) = (false, false);
+    for (_, day) in days {
+        let Some(a) = agent_day(day, arn) else {
+            continue;
+        };
+        waits = match a.snapshots {
+            None | Some(Snapshots::LoginWaits) => true,
+            Some(Snapshots::Settled) => false,
+            // Every event of the day is bare: a LOGIN takes the next snapshot, the others the
+            // last one before, when there is one.
+            Some(Snapshots::None) => waits || !seen || a.logins.iter().any(|l| !l.is_logout()),
+        };
+        seen |= a.has_snapshot();
+    }
+    waits
 }
 
 /// An agent of the Login/Logout report, from the days around its range.
@@ -139,7 +170,7 @@ impl Until {
             let Some(u) = until.get_mut(&a.arn) else {
                 continue;
             };
-            if u.snapshot.is_none() && dt > to_dt && !a.usernames.is_empty() {
+            if u.snapshot.is_none() && dt > to_dt && a.has_snapshot() {
                 u.snapshot = Some(dt.to_string());
             }
             if u.open
@@ -192,6 +223,7 @@ mod tests {
             usernames: names.iter().map(|n| n.to_string()).collect(),
             first_change_us: first,
             logins: logins.iter().map(|&(t, l)| Login(t, l)).collect(),
+            snapshots: None,
         }
     }
 
@@ -241,6 +273,39 @@ mod tests {
             vec!["a1".to_string()]
         );
         assert!(audit_earlier(&earlier, "ann", &BTreeSet::new()).is_empty());
+    }
+
+    #[test]
+    fn the_audit_reads_past_its_day_only_while_a_bare_event_waits_for_a_later_snapshot() {
+        let with = |arn: &str, snapshots, logins: &[(i64, bool)]| AgentDay {
+            snapshots: Some(snapshots),
+            ..agent(arn, &[], Some(1), logins)
+        };
+        let settled = day("d1", vec![with("a", Snapshots::Settled, &[])]);
+        let waits = day("d2", vec![with("a", Snapshots::LoginWaits, &[(5, true)])]);
+        let bare_logout = day("d2", vec![with("a", Snapshots::None, &[(5, false)])]);
+        let bare_login = day("d2", vec![with("a", Snapshots::None, &[(5, true)])]);
+        let other = day("d2", vec![with("b", Snapshots::LoginWaits, &[(5, true)])]);
+        assert!(!identity_waits(std::slice::from_ref(&settled), "a"));
+        assert!(identity_waits(&[settled.clone(), waits.clone()], "a"));
+        // Only the ARN's last day with events decides, and another ARN's days do not count.
+        assert!(!identity_waits(&[waits.clone(), settled.clone()], "a"));
+        assert!(!identity_waits(&[settled.clone(), other.clone()], "a"));
+        // A bare LOGOUT takes the snapshot before it; a bare LOGIN the one after; with no
+        // snapshot before, any bare event takes the one after.
+        assert!(!identity_waits(
+            &[settled.clone(), bare_logout.clone()],
+            "a"
+        ));
+        assert!(identity_waits(&[settled.clone(), bare_login], "a"));
+        assert!(identity_waits(std::slice::from_ref(&bare_logout), "a"));
+        assert!(identity_waits(&[waits, bare_logout], "a"));
+        // A version-1 summary does not say: read on.
+        assert!(identity_waits(
+            &[day("d1", vec![agent("a", &["ann"], Some(1), &[])])],
+            "a"
+        ));
+        assert!(!identity_waits(&[], "a"));
     }
 
     #[test]

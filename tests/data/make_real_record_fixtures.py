@@ -105,6 +105,18 @@ write("login-named-next-day.ndjson", [
     event("f-04", "LOGOUT", "2026-03-10T01:00:02.000Z", 3, None),
 ])
 
+# hana: a LOGIN without a snapshot in the evening, and no event that names her until two days
+# later (a gap in the stream, or the next days not yet delivered): the audit of the LOGIN's day
+# reads on to that event, past the days after it.
+hana = config("hana", "Hana", "Ito", ("North America", "Denver"))
+write("login-named-days-later.ndjson", [
+    event("h-01", "STATE_CHANGE", "2026-03-09T20:00:00.000Z", 7, snapshot(hana, "Available", "2026-03-09T20:00:00.000Z")),
+    event("h-02", "LOGOUT", "2026-03-09T21:00:00.000Z", 7, None),
+    event("h-03", "LOGIN", "2026-03-09T23:00:00.000Z", 7, None),
+    event("h-04", "STATE_CHANGE", "2026-03-12T14:00:00.000Z", 7, snapshot(hana, "Training", "2026-03-12T14:00:00.000Z")),
+    event("h-05", "LOGOUT", "2026-03-12T15:00:00.000Z", 7, None),
+])
+
 # gus: the string "null" where the hierarchy object belongs (optional: the event is kept).
 gus = config("gus", "Gus", "Ortiz")
 gus_odd = dict(gus, AgentHierarchyGroups="null")

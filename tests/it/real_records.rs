@@ -123,6 +123,82 @@ fn a_login_whose_first_named_event_is_the_next_day() {
 }
 
 #[test]
+fn an_audit_reads_on_to_the_event_that_names_a_bare_login_days_later() {
+    let (_d, lake) = lake_of("login-named-days-later.ndjson");
+    // The LOGIN at 23:00 takes its status from the first event with a snapshot, two and a
+    // half days later; the days between hold nothing of hers.
+    let now = "2026-03-13T00:00:00Z";
+    let audit = |date| {
+        report(
+            &lake,
+            &["audit", "--agent", "hana", "--date", date, "--now", now],
+        )
+    };
+    assert_eq!(
+        audit("2026-03-09"),
+        "agent_username,status,start_time,end_time,duration_seconds,channel,contact_id\n\
+         hana,Available,2026-03-09T20:00:00.000+00:00,2026-03-09T21:00:00.000+00:00,3600.000,,\n\
+         hana,Training,2026-03-09T23:00:00.000+00:00,2026-03-10T00:00:00.000+00:00,3600.000,,\n"
+    );
+    // A day inside the gap: the status in force since the LOGIN, all day.
+    assert_eq!(
+        audit("2026-03-10"),
+        "agent_username,status,start_time,end_time,duration_seconds,channel,contact_id\n\
+         hana,Training,2026-03-10T00:00:00.000+00:00,2026-03-11T00:00:00.000+00:00,86400.000,,\n"
+    );
+}
+
+#[test]
+fn an_audit_whose_day_ends_settled_does_not_read_the_next_days_rows() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    // dana on 2026-03-08 (her bare LOGOUT takes the snapshot before it); erin on 03-09.
+    etl(
+        &lake,
+        &[
+            &fixture("login-without-snapshot.ndjson"),
+            &fixture("named-only-by-heartbeat.ndjson"),
+        ],
+    );
+    // Damage every column chunk of 03-09's agent events, footer left whole: its summary
+    // still reads, its rows do not.
+    let part = lake.join("agent_events/dt=2026-03-09/part-0.parquet");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes.clone())).unwrap();
+    for column in reader.metadata().row_group(0).columns() {
+        let (start, len) = column.byte_range();
+        bytes[start as usize..(start + len) as usize].fill(0xFF);
+    }
+    std::fs::write(&part, bytes).unwrap();
+    let l = lake.to_str().unwrap();
+    let args = |agent, date| {
+        vec![
+            "report", "audit", "--lake", l, "--agent", agent, "--date", date, "--now", NOW,
+        ]
+    };
+    let r = run(&args("dana", "2026-03-08"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        expected("login-without-snapshot.audit-dana-2026-03-08.csv")
+    );
+    // The damage is real: the audit that needs those rows fails, and says how to find the
+    // file (DataFusion's error does not name it).
+    let r = run(&args("erin", "2026-03-09"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("connect-lake check --lake"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["check", "--lake", l]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    let said = format!("{}{}", r.stdout, r.stderr);
+    assert!(said.contains("dt=2026-03-09/part-0.parquet"), "{said}");
+}
+
+#[test]
 fn an_optional_field_of_the_wrong_type_keeps_its_event_and_is_counted() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
