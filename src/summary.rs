@@ -26,7 +26,7 @@ pub const KEY: &str = "connect_lake.agent_summary";
 pub const TABLE: &str = "agent_events";
 /// The summary format written. Version 2 added [`AgentDay::snapshots`]; a version-1 summary
 /// is still read (without it: readers assume the worst), any other is summarised from rows.
-pub const VERSION: u32 = 2;
+const VERSION: u32 = 2;
 const READ_VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION;
 /// Files whose footers are read at once (requests in flight, on S3 each a round trip).
 const CONCURRENT_READS: usize = 16;

@@ -140,7 +140,8 @@ pub(crate) fn sessions_agents(
 }
 
 /// How far after the range the Login/Logout report reads an agent: to the first later day
-/// with a snapshot (a LOGIN without one takes its identity from the agent's next), and, when a
+/// with a snapshot (a LOGIN without one takes its identity from the agent's next; the range's
+/// last day suffices when its summary says no such LOGIN waits there), and, when a
 /// session is open at the range's end, to the day of the LOGOUT that ends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Until {
@@ -170,7 +171,14 @@ impl Until {
             let Some(u) = until.get_mut(&a.arn) else {
                 continue;
             };
-            if u.snapshot.is_none() && dt > to_dt && a.has_snapshot() {
+            // A later day with a snapshot resolves a LOGIN without one; so does the range's
+            // last day itself when its summary says no such LOGIN comes after its last one.
+            let resolves = if dt > to_dt {
+                a.has_snapshot()
+            } else {
+                a.snapshots == Some(Snapshots::Settled)
+            };
+            if u.snapshot.is_none() && resolves {
                 u.snapshot = Some(dt.to_string());
             }
             if u.open
@@ -397,5 +405,21 @@ mod tests {
         Until::see_day(&mut same_day, "d2", &d2b.1, 200, "d2");
         Until::see_day(&mut same_day, "d3", &d3.1, 200, "d2");
         assert_eq!(same_day["open"].last_day().as_deref(), Some("d3"));
+        // A range's last day whose summary says no LOGIN waits for a later snapshot ends the
+        // read there; one where a LOGIN waits does not.
+        let settled = |s| {
+            let mut until = BTreeMap::from([("a".to_string(), Until::new(false))]);
+            let d2 = day(
+                "d2",
+                vec![AgentDay {
+                    snapshots: Some(s),
+                    ..agent("a", &["ann"], Some(150), &[(150, true), (160, false)])
+                }],
+            );
+            Until::see_day(&mut until, "d2", &d2.1, 200, "d2");
+            until["a"].last_day()
+        };
+        assert_eq!(settled(Snapshots::Settled).as_deref(), Some("d2"));
+        assert_eq!(settled(Snapshots::LoginWaits), None);
     }
 }

@@ -197,8 +197,11 @@ pub async fn login_logout(
     // session open), from the days' summaries; only agents without one send the search
     // further back.
     let near = dt_of(request.window.from - Duration::days(2));
+    // The range's last UTC day (the range ends before `to`: a range to midnight ends the day
+    // before).
+    let to_dt = dt_of(request.window.to - Duration::microseconds(1));
     let recent = days
-        .summaries(&ctx, lake, &days.between(&near, &dt_of(request.window.to)))
+        .summaries(&ctx, lake, &days.between(&near, &to_dt))
         .await?;
     let (from_us, to_us) = (
         request.window.from.timestamp_micros(),
@@ -243,7 +246,6 @@ pub async fn login_logout(
     // at the range's end, and the first later day with a snapshot (a LOGIN without one takes
     // the agent's next). An agent still open at the end of the data is read to the end (its
     // last-seen time is its last event).
-    let to_dt = dt_of(request.window.to);
     let mut until: BTreeMap<String, lookup::Until> = agents
         .iter()
         .map(|(arn, a)| (arn.clone(), lookup::Until::new(a.open_at_end)))

@@ -149,7 +149,7 @@ fn an_audit_reads_on_to_the_event_that_names_a_bare_login_days_later() {
 }
 
 #[test]
-fn an_audit_whose_day_ends_settled_does_not_read_the_next_days_rows() {
+fn reports_whose_day_ends_settled_do_not_read_the_next_days_rows() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
@@ -182,6 +182,12 @@ fn an_audit_whose_day_ends_settled_does_not_read_the_next_days_rows() {
     assert_eq!(
         r.stdout,
         expected("login-without-snapshot.audit-dana-2026-03-08.csv")
+    );
+    // The Login/Logout report of her day ends there too (a range to midnight ends the day
+    // before, and no LOGIN of hers waits for a later snapshot).
+    assert_eq!(
+        login_logout(&lake, "2026-03-08", &["--agent", "dana"]),
+        expected("login-without-snapshot.login-logout-2026-03-08.csv")
     );
     // The damage is real: the audit that needs those rows fails, and says how to find the
     // file (DataFusion's error does not name it).
