@@ -522,48 +522,51 @@ mod tests {
 
     #[test]
     fn a_login_without_a_snapshot_after_the_last_one_waits_for_a_later_day() {
-        let snapshots = |rows: &[Row]| {
+        let cases: &[(&str, &[Row], Snapshots)] = &[
+            (
+                "the bare LOGIN comes last: it takes its identity from the next day",
+                &[
+                    ("a", Some("ann"), None, "HEART_BEAT", 5, "e5"),
+                    ("a", None, None, "LOGIN", 9, "e9"),
+                ],
+                Snapshots::LoginWaits,
+            ),
+            (
+                "at one instant the event id orders them, as in the views",
+                &[
+                    ("a", None, None, "LOGIN", 9, "e1"),
+                    ("a", Some("ann"), None, "HEART_BEAT", 9, "e2"),
+                ],
+                Snapshots::Settled,
+            ),
+            (
+                "the same instant, the LOGIN's id last",
+                &[
+                    ("a", Some("ann"), None, "HEART_BEAT", 9, "e1"),
+                    ("a", None, None, "LOGIN", 9, "e2"),
+                ],
+                Snapshots::LoginWaits,
+            ),
+            (
+                "a status alone is a snapshot; a bare LOGOUT takes the one before it",
+                &[
+                    ("a", None, None, "LOGIN", 1, "e1"),
+                    ("a", None, Some("Available"), "STATE_CHANGE", 2, "e2"),
+                    ("a", None, None, "LOGOUT", 3, "e3"),
+                ],
+                Snapshots::Settled,
+            ),
+            (
+                "no snapshot at all",
+                &[("a", None, None, "LOGOUT", 3, "e3")],
+                Snapshots::None,
+            ),
+        ];
+        for (why, rows, want) in cases {
             let mut b = Builder::default();
             b.add(&batch(rows)).unwrap();
-            b.finish().agents[0].snapshots
-        };
-        // The bare LOGIN comes last: it takes its identity from the next day.
-        assert_eq!(
-            snapshots(&[
-                ("a", Some("ann"), None, "HEART_BEAT", 5, "e5"),
-                ("a", None, None, "LOGIN", 9, "e9"),
-            ]),
-            Some(Snapshots::LoginWaits)
-        );
-        // At the same instant the event id orders them, as in the views.
-        assert_eq!(
-            snapshots(&[
-                ("a", None, None, "LOGIN", 9, "e1"),
-                ("a", Some("ann"), None, "HEART_BEAT", 9, "e2"),
-            ]),
-            Some(Snapshots::Settled)
-        );
-        assert_eq!(
-            snapshots(&[
-                ("a", Some("ann"), None, "HEART_BEAT", 9, "e1"),
-                ("a", None, None, "LOGIN", 9, "e2"),
-            ]),
-            Some(Snapshots::LoginWaits)
-        );
-        // A status alone is a snapshot; a bare LOGOUT after the last snapshot takes the one
-        // before it and waits for nothing.
-        assert_eq!(
-            snapshots(&[
-                ("a", None, None, "LOGIN", 1, "e1"),
-                ("a", None, Some("Available"), "STATE_CHANGE", 2, "e2"),
-                ("a", None, None, "LOGOUT", 3, "e3"),
-            ]),
-            Some(Snapshots::Settled)
-        );
-        assert_eq!(
-            snapshots(&[("a", None, None, "LOGOUT", 3, "e3")]),
-            Some(Snapshots::None)
-        );
+            assert_eq!(b.finish().agents[0].snapshots, Some(*want), "{why}");
+        }
     }
 
     #[test]
