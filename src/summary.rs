@@ -6,6 +6,7 @@
 //! before summaries existed (or damaged metadata) has its summary derived from its rows.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -30,6 +31,8 @@ const VERSION: u32 = 2;
 const READ_VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION;
 /// Files whose footers are read at once (requests in flight, on S3 each a round trip).
 const CONCURRENT_READS: usize = 16;
+/// Days whose summaries [`Days::walk`] reads at once when a lookup searches back or on.
+const WALK_DAYS_AT_ONCE: usize = 7;
 
 /// One agent (ARN) in one day's file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,6 +365,26 @@ impl Days {
             .filter_map(|d| r.get(d).map(|s| (d.clone(), s.clone())))
             .collect();
         Ok(out)
+    }
+
+    /// Hands the summaries of `days` to `visit` in their order until it breaks: the lookups
+    /// that search back or on from a report's days read a week of footers at a time
+    /// (concurrently), and none past the day that ends the search.
+    pub async fn walk(
+        &self,
+        ctx: &SessionContext,
+        lake: &Location,
+        days: &[String],
+        mut visit: impl FnMut(String, DaySummary) -> ControlFlow<()>,
+    ) -> Result<()> {
+        for chunk in days.chunks(WALK_DAYS_AT_ONCE) {
+            for (dt, s) in self.summaries(ctx, lake, chunk).await? {
+                if visit(dt, s).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn memo(&self) -> Result<std::sync::MutexGuard<'_, BTreeMap<String, DaySummary>>> {

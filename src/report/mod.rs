@@ -4,6 +4,7 @@
 //! zone. The logic that derives statuses and sessions stays in the SQL views.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
@@ -24,9 +25,6 @@ use crate::catalog;
 use crate::error::{Error, Result};
 use crate::store::Location;
 use crate::summary;
-
-/// Earlier days whose summaries are read at once when a lookup must search back.
-const BACK_DAYS_AT_ONCE: usize = 7;
 
 const AUDIT_SQL: &str = include_str!("../../sql/reports/audit.sql");
 const LOGIN_LOGOUT_SQL: &str = include_str!("../../sql/reports/login_logout.sql");
@@ -102,16 +100,16 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
         Some(dt) => dt,
         None => {
             let mut dt_from = near.clone();
-            'back: for older in days.before(&near).chunks(BACK_DAYS_AT_ONCE) {
-                for (dt, s) in days.summaries(&ctx, lake, older).await? {
-                    let arns = lookup::audit_earlier(&s, &request.agent, &agent_arns);
-                    if !arns.is_empty() {
-                        agent_arns.extend(arns);
-                        dt_from = dt;
-                        break 'back;
-                    }
+            days.walk(&ctx, lake, &days.before(&near), |dt, s| {
+                let arns = lookup::audit_earlier(&s, &request.agent, &agent_arns);
+                if arns.is_empty() {
+                    return ControlFlow::Continue(());
                 }
-            }
+                agent_arns.extend(arns);
+                dt_from = dt;
+                ControlFlow::Break(())
+            })
+            .await?;
             dt_from
         }
     };
@@ -162,19 +160,24 @@ async fn audit_scope_end(
         .filter(|a| lookup::identity_waits(&scoped, a))
         .collect();
     let mut end = last_day.to_string();
-    'on: for later in days.after(last_day).chunks(BACK_DAYS_AT_ONCE) {
-        if waiting.is_empty() {
-            break;
-        }
-        for (dt, s) in days.summaries(ctx, lake, later).await? {
-            if waiting.is_empty() {
-                break 'on;
-            }
+    if !waiting.is_empty() {
+        days.walk(ctx, lake, &days.after(last_day), |dt, s| {
             waiting.retain(|arn| !lookup::agent_day(&s, arn).is_some_and(|a| a.has_snapshot()));
             end = dt;
-        }
+            stop_when(waiting.is_empty())
+        })
+        .await?;
     }
     Ok(waiting.is_empty().then_some(end))
+}
+
+/// Stops a [`summary::Days::walk`] once the search is `done`.
+fn stop_when(done: bool) -> ControlFlow<()> {
+    if done {
+        ControlFlow::Break(())
+    } else {
+        ControlFlow::Continue(())
+    }
 }
 
 /// Runs the Login/Logout report and returns its rows with times in the report's zone.
@@ -223,11 +226,8 @@ pub async fn login_logout(
         }
     }
     let mut searched_to = near.clone();
-    'back: for older in days.before(&near).chunks(BACK_DAYS_AT_ONCE) {
-        for (dt, s) in days.summaries(&ctx, lake, older).await? {
-            if unresolved.is_empty() {
-                break 'back;
-            }
+    if !unresolved.is_empty() {
+        days.walk(&ctx, lake, &days.before(&near), |dt, s| {
             let closed = lookup::logged_out(&s);
             unresolved.retain(|a| {
                 let open = !closed.contains(a.as_str());
@@ -237,7 +237,9 @@ pub async fn login_logout(
                 open
             });
             searched_to = dt;
-        }
+            stop_when(unresolved.is_empty())
+        })
+        .await?;
     }
     for a in unresolved {
         first_day.insert(a, searched_to.clone());
@@ -253,13 +255,14 @@ pub async fn login_logout(
     for (dt, s) in recent.iter().filter(|(dt, _)| *dt == to_dt) {
         lookup::Until::see_day(&mut until, dt, s, to_us, &to_dt);
     }
-    for later in days.after(&to_dt).chunks(BACK_DAYS_AT_ONCE) {
-        if until.values().all(lookup::Until::done) {
-            break;
-        }
-        for (dt, s) in days.summaries(&ctx, lake, later).await? {
+    let all_done =
+        |until: &BTreeMap<String, lookup::Until>| until.values().all(lookup::Until::done);
+    if !all_done(&until) {
+        days.walk(&ctx, lake, &days.after(&to_dt), |dt, s| {
             lookup::Until::see_day(&mut until, &dt, &s, to_us, &to_dt);
-        }
+            stop_when(all_done(&until))
+        })
+        .await?;
     }
     let mut spans: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
     for (arn, from) in first_day {
