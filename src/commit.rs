@@ -11,7 +11,6 @@ use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, new_null_array};
 use arrow::compute::{concat_batches, filter_record_batch, interleave_record_batch};
 use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use arrow::ipc::reader::FileReader;
-use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
 use bytes::Bytes;
@@ -364,10 +363,8 @@ fn spill_run(run: &RecordBatch, options: &CommitOptions) -> Result<tempfile::Nam
         .suffix(".arrow")
         .tempfile_in(&parent)
         .map_err(io)?;
-    let mut writer = FileWriter::try_new(
-        std::io::BufWriter::new(file.as_file().try_clone().map_err(io)?),
-        &run.schema(),
-    )?;
+    let mut writer =
+        partition::spill_writer(file.as_file().try_clone().map_err(io)?, &run.schema())?;
     for b in slices(run, MERGE_INPUT_ROWS) {
         writer.write(&b)?;
     }
@@ -849,6 +846,7 @@ fn properties(table: &TableDef, options: &WriteOptions) -> Result<WriterProperti
 mod tests {
     use super::*;
     use arrow::array::{StringArray, TimestampMicrosecondArray};
+    use arrow::ipc::writer::FileWriter;
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use std::sync::Arc;
 

@@ -96,6 +96,25 @@ struct DayStage {
     rows: usize,
 }
 
+/// An Arrow IPC writer for spilled rows (staged parts and the commit's sorted runs), LZ4
+/// compressed: a spilled agent event compresses several times over (its ARNs and names repeat
+/// per agent), and LZ4 costs less CPU than the kernel's copies of the uncompressed bytes
+/// (measured on the bench input: 5.94 → 5.59 CPU-s, system time 1.43 → 0.62 s).
+pub fn spill_writer(
+    file: File,
+    schema: &arrow::datatypes::Schema,
+) -> Result<FileWriter<std::io::BufWriter<File>>> {
+    use arrow::ipc::CompressionType;
+    use arrow::ipc::writer::IpcWriteOptions;
+    let options =
+        IpcWriteOptions::default().try_with_compression(Some(CompressionType::LZ4_FRAME))?;
+    Ok(FileWriter::try_new_with_options(
+        std::io::BufWriter::new(file),
+        schema,
+        options,
+    )?)
+}
+
 /// Rows waiting for commit, per table and day, in input order.
 pub struct Staging {
     tables: Vec<(String, SchemaRef, BTreeMap<i32, DayStage>)>,
@@ -166,7 +185,7 @@ impl Staging {
                     source,
                 };
                 let file = File::create(&path).map_err(io)?;
-                let mut writer = FileWriter::try_new(std::io::BufWriter::new(file), schema)?;
+                let mut writer = spill_writer(file, schema)?;
                 for b in stage.batches.drain(..) {
                     writer.write(&b)?;
                 }
