@@ -846,8 +846,8 @@ fn properties(table: &TableDef, options: &WriteOptions) -> Result<WriterProperti
 mod tests {
     use super::*;
     use arrow::array::{StringArray, TimestampMicrosecondArray};
-    use arrow::ipc::writer::FileWriter;
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use arrow::ipc::writer::FileWriter;
     use std::sync::Arc;
 
     fn table() -> TableDef {
