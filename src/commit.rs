@@ -4,15 +4,12 @@
 //! partition's file only if it is still the version this merge read. A partition is exactly
 //! one file, `dt=…/part-0.parquet`. The only module that produces table data.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, new_null_array};
-use arrow::compute::{concat_batches, filter_record_batch, interleave_record_batch};
-use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
-use arrow::ipc::reader::FileReader;
+use arrow::array::{Array, ArrayRef, BooleanArray, new_null_array};
+use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use arrow::row::{RowConverter, SortField};
 use bytes::Bytes;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -28,6 +25,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::lake::publish::{self, Publisher};
+use crate::order::{Keep, KeySet, SortedRows, winners};
 use crate::partition::{self, StagedDay};
 use crate::schema::TableDef;
 use crate::store::Location;
@@ -75,21 +73,17 @@ pub struct DayOutcome {
     pub duplicates: usize,
 }
 
-/// How a commit writes (Parquet options), how much memory it may use and where its sorted
-/// runs spill.
+/// How a commit writes (Parquet options). Its memory follows from the staging's budget: it
+/// holds the day's rows still in memory (counted in `--memory-mib`), the keys, and a batch per
+/// input of the merge.
 #[derive(Debug, Clone, Default)]
 pub struct CommitOptions {
     pub write: WriteOptions,
-    /// The run's memory budget for staged rows (`--memory-mib`): runs of a quarter of it are
-    /// sorted in memory at a time and spilled to disk when there is more than one.
-    pub budget: usize,
-    /// Folder for sorted runs (the system temp folder when `None`).
-    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 /// Rows per batch read from the lake file and from sorted runs: what each input of the merge
 /// holds at a time (about 3 MiB of agent events).
-const MERGE_INPUT_ROWS: usize = 2048;
+const MERGE_INPUT_ROWS: usize = partition::SPILL_BATCH_ROWS;
 /// Rows per batch the merge hands to the Parquet writer.
 const MERGE_OUTPUT_ROWS: usize = 8192;
 
@@ -98,8 +92,8 @@ const MERGE_OUTPUT_ROWS: usize = 8192;
 /// 1. the key columns of the lake file and of the staged rows decide, for every row, whether
 ///    it is kept (rows already in the lake win, then input order; for `dedup_latest` tables the
 ///    latest version wins): only the keys are held, never the rows;
-/// 2. the kept staged rows are sorted in runs of a quarter of `options.budget`, spilled as
-///    Arrow IPC files but for the last;
+/// 2. the runs the staging spilled are sorted already; the kept rows still in memory are
+///    sorted in place (an index per row, gathered a batch at a time as the merge asks);
 /// 3. the lake file (already sorted) and the runs are merged as streams (DataFusion's
 ///    streaming k-way merge) and written row group by row group to a local file, which the
 ///    storage layer publishes (a rename, a conditional PUT or a multipart upload).
@@ -157,12 +151,12 @@ pub async fn commit_day(
     staged.for_each(Some(&key_indices), |b| key_set.append(&b))?;
     let keep = key_set.winners();
     drop(key_set);
-    let staged_rows = keep.len() - rows_before;
+    let staged_rows = staged.present_rows();
     let written = keep.slice(rows_before, staged_rows).true_count();
     let outcome = DayOutcome {
         rows_before,
         written,
-        duplicates: staged_rows - written,
+        duplicates: staged.staged_rows() - written,
     };
     if written == 0 {
         return Ok(outcome);
@@ -170,41 +164,33 @@ pub async fn commit_day(
     let t1 = std::time::Instant::now();
     tracing::debug!(table = %table.name, day, rss_mib = resident_mib(), "commit keys decided");
 
-    // 2. The kept staged rows in sorted runs of a quarter of the budget: the staged rows
-    // still in memory, a run being gathered and its sorted copy stay within 1.25 budgets.
-    let run_bytes = options.budget / 4;
-    let mut runs: Vec<Vec<RecordBatch>> = Vec::new();
-    let mut spilled: Vec<tempfile::NamedTempFile> = Vec::new();
-    let mut chunk: Vec<RecordBatch> = Vec::new();
-    let mut chunk_bytes = 0usize;
-    staged.drain(|b, at| {
-        let mask = keep.slice(rows_before + at, b.num_rows());
-        let b = if mask.true_count() == b.num_rows() {
-            b
-        } else {
-            filter_record_batch(&b, &mask)?
-        };
-        if b.num_rows() == 0 {
-            return Ok(());
+    // 2. The staged runs spilled while decoding are sorted already: each is merged as it is,
+    // its rows filtered by the keep mask as they stream. The rows still in memory are sorted
+    // where they are: no copy of them is made whole, only each batch the merge takes.
+    let (spilled_runs, in_memory) = staged.into_runs()?;
+    let mut streams: Vec<SendableRecordBatchStream> = Vec::new();
+    let mut at = rows_before;
+    for (reader, rows) in spilled_runs {
+        let mask = keep.slice(at, rows);
+        at += rows;
+        if mask.true_count() == 0 {
+            continue;
         }
-        chunk_bytes += partition::data_bytes(&b);
-        chunk.push(b);
-        if chunk_bytes >= run_bytes {
-            let run = sort_rows(schema, std::mem::take(&mut chunk), table)?;
-            spilled.push(spill_run(&run, options)?);
-            chunk_bytes = 0;
-        }
-        Ok(())
-    })?;
-    if !chunk.is_empty() {
-        let run = sort_rows(schema, chunk, table)?;
-        runs.push(slices(&run, MERGE_INPUT_ROWS));
+        streams.push(stream_of(
+            schema,
+            filtered(reader.map(|b| b.map_err(Error::from)), mask),
+        ));
+    }
+    let in_memory_rows: usize = in_memory.iter().map(RecordBatch::num_rows).sum();
+    let mask = keep.slice(at, in_memory_rows);
+    if mask.true_count() > 0 {
+        let sorted = SortedRows::new(schema, in_memory, table, Keep::Mask(mask), MERGE_INPUT_ROWS)?;
+        streams.push(stream_of(schema, sorted));
     }
     let t2 = std::time::Instant::now();
-    tracing::debug!(table = %table.name, day, runs = runs.len() + spilled.len(), rss_mib = resident_mib(), "commit runs sorted");
+    tracing::debug!(table = %table.name, day, runs = streams.len(), rss_mib = resident_mib(), "commit runs sorted");
 
     // 3. Merge the lake file and the runs, straight into the new file.
-    let mut streams: Vec<SendableRecordBatchStream> = Vec::new();
     let version = match existing {
         Some((reader, version)) => {
             let rows = reader
@@ -212,40 +198,17 @@ pub async fn commit_day(
                 .with_batch_size(MERGE_INPUT_ROWS)
                 .build()
                 .map_err(|source| damaged(lake, &final_path, parquet_error(&url, source)))?;
-            let lake_keep = keep.slice(0, rows_before);
             let (schema2, url2) = (schema.clone(), url.clone());
-            let mut at = 0usize;
-            let batches = rows.map(move |b| {
-                let b = adapt(&b?, &schema2, &url2)?;
-                let mask = lake_keep.slice(at, b.num_rows());
-                at += b.num_rows();
-                Ok(if mask.true_count() == b.num_rows() {
-                    b
-                } else {
-                    filter_record_batch(&b, &mask)?
-                })
-            });
-            streams.push(stream_of(schema, batches));
+            let batches = rows.map(move |b| adapt(&b?, &schema2, &url2));
+            streams.push(stream_of(
+                schema,
+                filtered(batches, keep.slice(0, rows_before)),
+            ));
             version
         }
         None => publish::Version(None),
     };
     drop(keep);
-    for run in runs {
-        streams.push(stream_of(schema, run.into_iter().map(Ok)));
-    }
-    for file in spilled {
-        let reader = FileReader::try_new(
-            std::io::BufReader::new(file.reopen().map_err(|source| Error::Io {
-                path: file.path().to_path_buf(),
-                source,
-            })?),
-            None,
-        )?;
-        // The file stays open through `reader`; its name can go now.
-        drop(file);
-        streams.push(stream_of(schema, reader.map(|b| b.map_err(Error::from))));
-    }
     let mut merged = merge(schema, table, streams)?;
 
     let upload = publisher.begin(&final_path)?;
@@ -343,33 +306,26 @@ fn indices_of(schema: &SchemaRef, names: &[String]) -> Result<Vec<usize>> {
         .collect()
 }
 
-/// Batches of at most `rows` rows of `batch` (slices, no copy).
-fn slices(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
-    (0..batch.num_rows())
-        .step_by(rows)
-        .map(|start| batch.slice(start, rows.min(batch.num_rows() - start)))
-        .collect()
-}
-
-/// Writes a sorted run to an IPC file in batches the merge reads one at a time.
-fn spill_run(run: &RecordBatch, options: &CommitOptions) -> Result<tempfile::NamedTempFile> {
-    let parent = options.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let io = |source| Error::Io {
-        path: parent.clone(),
-        source,
-    };
-    let file = tempfile::Builder::new()
-        .prefix("connect-lake-run-")
-        .suffix(".arrow")
-        .tempfile_in(&parent)
-        .map_err(io)?;
-    let mut writer =
-        partition::spill_writer(file.as_file().try_clone().map_err(io)?, &run.schema())?;
-    for b in slices(run, MERGE_INPUT_ROWS) {
-        writer.write(&b)?;
-    }
-    writer.finish()?;
-    Ok(file)
+/// The rows of sorted `batches` that `mask` (one flag per row, in order) keeps; batches left
+/// empty are skipped.
+fn filtered(
+    batches: impl Iterator<Item = Result<RecordBatch>> + Send + 'static,
+    mask: BooleanArray,
+) -> impl Iterator<Item = Result<RecordBatch>> + Send + 'static {
+    let mut at = 0usize;
+    batches.filter_map(move |b| {
+        let b = match b {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        let m = mask.slice(at, b.num_rows());
+        at += b.num_rows();
+        match m.true_count() {
+            0 => None,
+            n if n == b.num_rows() => Some(Ok(b)),
+            _ => Some(filter_record_batch(&b, &m).map_err(Error::from)),
+        }
+    })
 }
 
 /// A stream for the merge over an iterator of batches (local reads: no need to yield).
@@ -430,37 +386,6 @@ fn merge(
             .with_reservation(reservation)
             .build()?,
     )
-}
-
-/// Sorts rows (kept ones, from any number of batches) on the table's sort key into one batch.
-fn sort_rows(
-    schema: &SchemaRef,
-    batches: Vec<RecordBatch>,
-    table: &TableDef,
-) -> Result<RecordBatch> {
-    let keys = key_columns(schema, &batches, table)?;
-    let all = BooleanArray::from(vec![true; keys.num_rows()]);
-    let order = sorted_order(&keys, &all, table)?;
-    drop(keys);
-    let mut starts = Vec::with_capacity(batches.len());
-    let mut total = 0usize;
-    for b in &batches {
-        starts.push(total);
-        total += b.num_rows();
-    }
-    let indices: Vec<(usize, usize)> = order
-        .iter()
-        .map(|&g| {
-            let g = g as usize;
-            let batch = starts.partition_point(|&s| s <= g) - 1;
-            (batch, g - starts[batch])
-        })
-        .collect();
-    let refs: Vec<&RecordBatch> = batches.iter().collect();
-    if refs.is_empty() {
-        return Ok(RecordBatch::new_empty(schema.clone()));
-    }
-    Ok(interleave_record_batch(&refs, &indices)?)
 }
 
 /// A lake file that cannot be read as its table: named, with the way out.
@@ -619,197 +544,6 @@ fn adapt(batch: &RecordBatch, schema: &SchemaRef, url: &str) -> Result<RecordBat
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// The keys of every row of a day, gathered batch by batch in row order, that decide which
-/// row of each primary key is kept. Keys are held in Arrow's row format, one growing buffer
-/// (with the `dedup_latest` values beside), never as the batches they came from: a batch
-/// read back from a spilled part would otherwise keep its whole message buffer alive.
-struct KeySet {
-    converter: RowConverter,
-    rows: arrow::row::Rows,
-    latest: Vec<Vec<Option<i64>>>,
-    key_names: Vec<String>,
-    latest_names: Vec<String>,
-}
-
-impl KeySet {
-    fn new(schema: &SchemaRef, table: &TableDef) -> Result<KeySet> {
-        let fields = table
-            .primary_key
-            .iter()
-            .map(|k| {
-                schema
-                    .field_with_name(k)
-                    .map(|f| SortField::new(f.data_type().clone()))
-                    .map_err(|_| Error::Other(format!("no key column {k}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let converter = RowConverter::new(fields)?;
-        let rows = converter.empty_rows(0, 0);
-        Ok(KeySet {
-            converter,
-            rows,
-            latest: vec![Vec::new(); table.dedup_latest.len()],
-            key_names: table.primary_key.clone(),
-            latest_names: table.dedup_latest.clone(),
-        })
-    }
-
-    /// Appends the keys of `batch` (which has at least the key and `dedup_latest` columns).
-    fn append(&mut self, batch: &RecordBatch) -> Result<()> {
-        let column = |name: &String| {
-            batch
-                .column_by_name(name)
-                .cloned()
-                .ok_or_else(|| Error::Other(format!("no key column {name}")))
-        };
-        let keys = self
-            .key_names
-            .iter()
-            .map(column)
-            .collect::<Result<Vec<_>>>()?;
-        self.converter.append(&mut self.rows, &keys)?;
-        for (name, values) in self.latest_names.iter().zip(&mut self.latest) {
-            let c = column(name)?;
-            let ts = c
-                .as_primitive_opt::<TimestampMicrosecondType>()
-                .ok_or_else(|| Error::Other(format!("dedup column {name} is not a timestamp")))?;
-            values.extend(ts.iter());
-        }
-        Ok(())
-    }
-
-    /// Marks the row kept for each primary key: the one with the latest `dedup_latest`
-    /// values, and among equals the first. Rows come lake first, then input order, so what
-    /// the lake already holds is never replaced by a redelivery, only by a newer version.
-    fn winners(&self) -> BooleanArray {
-        let rows = &self.rows;
-        // Keys are short byte strings hashed once each: xxHash is several times SipHash's
-        // speed, and nothing here is exposed to hash flooding (a collision only costs a compare).
-        let hasher = twox_hash::xxhash64::State::with_seed(0);
-        if self.latest.is_empty() {
-            let mut seen = HashSet::with_capacity_and_hasher(rows.num_rows(), hasher);
-            return rows.iter().map(|r| Some(seen.insert(r))).collect();
-        }
-        // Option orders None first: a row without the timestamp loses to one with it.
-        let newer = |i: usize, than: usize| {
-            let version = |r: usize| self.latest.iter().map(move |v| v[r]);
-            version(i).cmp(version(than)) == std::cmp::Ordering::Greater
-        };
-        let mut best: HashMap<_, usize, _> =
-            HashMap::with_capacity_and_hasher(rows.num_rows(), hasher);
-        for (i, key) in rows.iter().enumerate() {
-            match best.get_mut(&key) {
-                Some(current) if newer(i, *current) => *current = i,
-                Some(_) => {}
-                None => {
-                    best.insert(key, i);
-                }
-            }
-        }
-        let mut keep = vec![false; rows.num_rows()];
-        for i in best.into_values() {
-            keep[i] = true;
-        }
-        BooleanArray::from(keep)
-    }
-}
-
-/// [`KeySet::winners`] of the rows of one batch.
-fn winners(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
-    let mut keys = KeySet::new(&batch.schema(), table)?;
-    keys.append(batch)?;
-    Ok(keys.winners())
-}
-
-/// The columns sorting reads (primary key, sort key, `dedup_latest`) of every batch, as one
-/// batch: a fraction of the rows' bytes.
-fn key_columns(schema: &SchemaRef, all: &[RecordBatch], table: &TableDef) -> Result<RecordBatch> {
-    let mut names: Vec<&str> = Vec::new();
-    for n in table
-        .primary_key
-        .iter()
-        .chain(&table.sort_key)
-        .chain(&table.dedup_latest)
-    {
-        if !names.contains(&n.as_str()) {
-            names.push(n);
-        }
-    }
-    let indices = names
-        .iter()
-        .map(|n| {
-            schema
-                .index_of(n)
-                .map_err(|_| Error::Other(format!("no key column {n}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let projected = schema.project(&indices)?;
-    let parts = all
-        .iter()
-        .map(|b| b.project(&indices))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(concat_batches(&Arc::new(projected), &parts)?)
-}
-
-/// The kept rows' indices in sort-key order.
-fn sorted_order(batch: &RecordBatch, keep: &BooleanArray, table: &TableDef) -> Result<Vec<u32>> {
-    let columns = table
-        .sort_key
-        .iter()
-        .map(|k| {
-            batch
-                .column_by_name(k)
-                .cloned()
-                .ok_or_else(|| Error::Other(format!("no sort column {k}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut order: Vec<u32> = (0..batch.num_rows() as u32)
-        .filter(|&i| keep.value(i as usize))
-        .collect();
-    // Leading key columns become integers: a timestamp as is, a string as its rank among the
-    // column's values. Comparing those decides almost every pair; the remaining key columns
-    // are compared (in row format, one memcmp) only on a tie.
-    let mut leading: Vec<std::borrow::Cow<[i64]>> = Vec::new();
-    for c in &columns {
-        if c.null_count() > 0 {
-            break;
-        }
-        if let Some(ts) = c.as_primitive_opt::<TimestampMicrosecondType>() {
-            leading.push(std::borrow::Cow::Borrowed(ts.values().as_ref()));
-        } else if matches!(c.data_type(), arrow::datatypes::DataType::Utf8) {
-            let ranks = arrow::compute::rank(c.as_ref(), None)?;
-            leading.push(std::borrow::Cow::Owned(
-                ranks.into_iter().map(i64::from).collect(),
-            ));
-        } else {
-            break;
-        }
-    }
-    let rest = &columns[leading.len()..];
-    let rows = if rest.is_empty() {
-        None
-    } else {
-        let converter = RowConverter::new(
-            rest.iter()
-                .map(|c| SortField::new(c.data_type().clone()))
-                .collect(),
-        )?;
-        Some(converter.convert_columns(rest)?)
-    };
-    order.sort_unstable_by(|&a, &b| {
-        let (a, b) = (a as usize, b as usize);
-        leading
-            .iter()
-            .map(|k| k[a].cmp(&k[b]))
-            .find(|o| o.is_ne())
-            .unwrap_or_else(|| match &rows {
-                Some(rows) => rows.row(a).cmp(&rows.row(b)),
-                None => std::cmp::Ordering::Equal,
-            })
-    });
-    Ok(order)
-}
-
 /// Parquet as every downstream reader wants it: zstd, µs UTC timestamps (from the schema),
 /// dictionary pages, bloom filters on the agent columns reports filter on.
 fn properties(table: &TableDef, options: &WriteOptions) -> Result<WriterProperties> {
@@ -845,10 +579,18 @@ fn properties(table: &TableDef, options: &WriteOptions) -> Result<WriterProperti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order;
     use arrow::array::{StringArray, TimestampMicrosecondArray};
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-    use arrow::ipc::writer::FileWriter;
     use std::sync::Arc;
+
+    /// Batches of at most `rows` rows of `batch` (slices, no copy).
+    fn slices(batch: &RecordBatch, rows: usize) -> Vec<RecordBatch> {
+        (0..batch.num_rows())
+            .step_by(rows)
+            .map(|start| batch.slice(start, rows.min(batch.num_rows() - start)))
+            .collect()
+    }
 
     fn table() -> TableDef {
         serde_json::from_str(
@@ -1043,7 +785,7 @@ mod tests {
     ) -> Vec<u8> {
         let mut all: Vec<RecordBatch> = existing.into_iter().collect();
         all.extend(staged.iter().cloned());
-        let keys = key_columns(schema, &all, table).unwrap();
+        let keys = order::key_columns(schema, &all, table).unwrap();
         let keep = winners(&keys, table).unwrap();
         let kept: Vec<RecordBatch> = {
             let mut at = 0;
@@ -1055,7 +797,9 @@ mod tests {
                 })
                 .collect()
         };
-        let sorted = sort_rows(schema, kept, table).unwrap();
+        let n = kept.iter().map(RecordBatch::num_rows).sum();
+        let all_kept = Keep::Mask(BooleanArray::from(vec![true; n]));
+        let sorted = order::sort_rows(schema, kept, table, all_kept).unwrap();
         let mut out = Vec::new();
         let mut w = ArrowWriter::try_new(
             &mut out,
@@ -1149,33 +893,36 @@ mod tests {
         dir: &std::path::Path,
         name: &str,
         parts: &[RecordBatch],
-    ) -> Vec<std::path::PathBuf> {
+        table: &TableDef,
+        cut: usize,
+    ) -> Vec<(std::path::PathBuf, usize)> {
         parts
             .iter()
+            .flat_map(|b| slices(b, cut))
             .enumerate()
             .map(|(i, b)| {
                 let path = dir.join(format!("{name}-{i}.arrow"));
-                let mut w = FileWriter::try_new(std::fs::File::create(&path).unwrap(), &b.schema())
+                let run = SortedRows::new(&b.schema(), vec![b.clone()], table, Keep::Winners, 300)
                     .unwrap();
-                for s in slices(b, 500) {
-                    w.write(&s).unwrap();
-                }
-                w.finish().unwrap();
-                path
+                let rows = run.len();
+                let file = std::fs::File::create(&path).unwrap();
+                partition::write_run(file, &path, &b.schema(), run).unwrap();
+                (path, rows)
             })
             .collect()
     }
 
     /// The streaming commit against the in-memory oracle: a lake file, then staged rows split
-    /// between spilled parts and memory, sorted in runs of every size (one run, a few, one per
-    /// batch), with duplicates within and across all three and, for the versioned table,
+    /// between spilled runs (each sorted and deduplicated, as the staging writes them) and
+    /// memory, the spilled rows cut into runs of every size (none spilled, one run per batch,
+    /// a few, many), with duplicates within and across all three and, for the versioned table,
     /// newer and older versions in each place. The file is the same bytes every time.
     #[tokio::test]
     async fn the_streaming_merge_writes_the_bytes_of_the_in_memory_commit() {
         for table in [table(), versioned_table()] {
             let schema = table.arrow_schema().unwrap();
             let opts = WriteOptions::default();
-            for (case, budget) in [(0u64, usize::MAX), (1, 400_000), (2, 40_000), (3, 0)] {
+            for (case, cut) in [(0u64, 0usize), (1, usize::MAX), (2, 700), (3, 97)] {
                 let dir = tempfile::tempdir().unwrap();
                 let lake =
                     Location::parse(dir.path().to_str().unwrap(), &Default::default(), false)
@@ -1186,8 +933,6 @@ mod tests {
                 let p = Publisher::new(&lake, &lease).await.unwrap();
                 let memory = CommitOptions {
                     write: opts.clone(),
-                    budget,
-                    spill_dir: Some(dir.path().to_path_buf()),
                 };
                 let first = vec![rows(&schema, case * 10 + 1, 7000, 5000, "lake")];
                 let out = commit_day(
@@ -1222,11 +967,15 @@ mod tests {
                     spilled_rows.iter().chain(&in_memory).cloned().collect();
                 let expected =
                     in_memory_commit(&table, &schema, Some(existing.clone()), &all_staged, &opts);
-                let staged = StagedDay::from_parts(
-                    spill_parts(dir.path(), "stage", &spilled_rows),
-                    in_memory.clone(),
-                    8700,
-                );
+                let staged = if cut == 0 {
+                    StagedDay::from_batches(all_staged.clone())
+                } else {
+                    StagedDay::from_parts(
+                        spill_parts(dir.path(), "stage", &spilled_rows, &table, cut),
+                        in_memory.clone(),
+                        8700,
+                    )
+                };
                 let out = commit_day(&lake, &p, &table, &schema, 0, staged, &memory)
                     .await
                     .unwrap();
@@ -1235,7 +984,7 @@ mod tests {
                 let got = std::fs::read(&file).unwrap();
                 assert!(
                     got == expected,
-                    "table {} budget {budget}: bytes differ",
+                    "table {} runs of {cut} rows: bytes differ",
                     table.name
                 );
                 // Each key once.

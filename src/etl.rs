@@ -148,10 +148,8 @@ pub async fn load(
         let def = schema::table(name)?;
         defs.push((def, def.arrow_schema()?));
     }
-    let staged_tables: Vec<(&str, arrow::datatypes::SchemaRef)> = defs
-        .iter()
-        .map(|(d, s)| (d.name.as_str(), s.clone()))
-        .collect();
+    let staged_tables: Vec<(&crate::schema::TableDef, arrow::datatypes::SchemaRef)> =
+        defs.iter().map(|(d, s)| (*d, s.clone())).collect();
     let mut staging = Staging::new(
         &staged_tables,
         options.memory_budget,
@@ -226,8 +224,6 @@ pub async fn load(
     }
     let commit_options = commit::CommitOptions {
         write: options.write.clone(),
-        budget: options.memory_budget,
-        spill_dir: options.spill_dir.clone(),
     };
     let mut touched = BTreeSet::new();
     for (t, (def, schema)) in defs.iter().enumerate().rev() {
@@ -238,7 +234,7 @@ pub async fn load(
                 def,
                 schema,
                 day,
-                staging.take_day(t, day),
+                staging.take_day(t, day)?,
                 &commit_options,
             )
             .await?;

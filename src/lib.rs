@@ -17,6 +17,7 @@ pub mod generate;
 pub mod lake;
 pub mod ledger;
 pub mod nightly;
+pub mod order;
 pub mod output;
 pub mod partition;
 pub mod progress;

@@ -14,6 +14,8 @@ use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
+use crate::order;
+use crate::schema::TableDef;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -89,12 +91,30 @@ pub fn data_bytes(batch: &RecordBatch) -> usize {
         .sum()
 }
 
+/// One table's staged days.
+struct TableStage {
+    table: TableDef,
+    schema: SchemaRef,
+    days: BTreeMap<i32, DayStage>,
+}
+
 #[derive(Default)]
 struct DayStage {
     batches: Vec<RecordBatch>,
-    spilled: Vec<PathBuf>,
+    spilled: Vec<SpilledPart>,
+    /// Every row staged for the day, the duplicates a spill dropped included.
     rows: usize,
 }
+
+/// A spilled run of one day's rows: sorted on the table's sort key, each primary key once
+/// (the row it keeps among the run's rows), `rows` rows.
+struct SpilledPart {
+    path: PathBuf,
+    rows: usize,
+}
+
+/// Rows in a spilled part's batches: the batches the commit's merge holds one of per run.
+pub const SPILL_BATCH_ROWS: usize = 2048;
 
 /// An Arrow IPC writer for spilled rows (staged parts and the commit's sorted runs), LZ4
 /// compressed: a spilled agent event compresses several times over (its ARNs and names repeat
@@ -115,9 +135,34 @@ pub fn spill_writer(
     )?)
 }
 
+/// Writes a sorted run's batches to `file` (at `path`, for errors), flushed to the end.
+pub fn write_run(
+    file: File,
+    path: &std::path::Path,
+    schema: &arrow::datatypes::Schema,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+) -> Result<()> {
+    let mut writer = spill_writer(file, schema)?;
+    for b in batches {
+        let b = b?;
+        let mut start = 0;
+        while start < b.num_rows() {
+            let n = SPILL_BATCH_ROWS.min(b.num_rows() - start);
+            writer.write(&b.slice(start, n))?;
+            start += n;
+        }
+    }
+    writer.finish()?;
+    writer.into_inner()?.into_inner().map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e.into_error(),
+    })?;
+    Ok(())
+}
+
 /// Rows waiting for commit, per table and day, in input order.
 pub struct Staging {
-    tables: Vec<(String, SchemaRef, BTreeMap<i32, DayStage>)>,
+    tables: Vec<TableStage>,
     in_memory: usize,
     budget: usize,
     spill_dir: tempfile::TempDir,
@@ -126,9 +171,9 @@ pub struct Staging {
 
 impl Staging {
     /// `budget` bytes of Arrow data stay in memory; beyond it everything staged so far goes to
-    /// IPC files under `spill_parent` (the system temp folder when `None`).
+    /// IPC files under `spill_parent` (the system temp folder when `None`), as sorted runs.
     pub fn new(
-        tables: &[(&str, SchemaRef)],
+        tables: &[(&TableDef, SchemaRef)],
         budget: usize,
         spill_parent: Option<&std::path::Path>,
     ) -> Result<Self> {
@@ -145,7 +190,11 @@ impl Staging {
         Ok(Staging {
             tables: tables
                 .iter()
-                .map(|(n, s)| (n.to_string(), s.clone(), BTreeMap::new()))
+                .map(|(t, s)| TableStage {
+                    table: (*t).clone(),
+                    schema: s.clone(),
+                    days: BTreeMap::new(),
+                })
                 .collect(),
             in_memory: 0,
             budget,
@@ -158,7 +207,7 @@ impl Staging {
     pub fn add(&mut self, t: usize, batch: &RecordBatch, ts_column: &str) -> Result<()> {
         for (day, part) in split_by_day(batch, ts_column)? {
             self.in_memory += resident_bytes(&part);
-            let stage = self.tables[t].2.entry(day).or_default();
+            let stage = self.tables[t].days.entry(day).or_default();
             stage.rows += part.num_rows();
             stage.batches.push(part);
         }
@@ -168,29 +217,27 @@ impl Staging {
         Ok(())
     }
 
-    /// Writes every in-memory day to its own IPC file and frees the memory.
+    /// Writes every in-memory day to disk and frees the memory, each day's rows deduplicated
+    /// and sorted here, so the commit merges these runs as they are instead of reading them
+    /// back to sort and spill them again (bench input: 6.87 → 5.79 CPU-s, 2,162 MB large
+    /// input 14.9 → 11.2). Runs are at most a quarter of the budget, so the rows held, a run's
+    /// sorted copy and its keys stay within 1.25 budgets. The copy is made whole, not
+    /// gathered a batch at a time as it is written: that measured 10% slower in all
+    /// (`interleave` over every batch of the day once per output batch).
     fn spill(&mut self) -> Result<()> {
-        for (name, schema, days) in &mut self.tables {
-            for (day, stage) in days.iter_mut() {
-                if stage.batches.is_empty() {
-                    continue;
-                }
-                self.spills += 1;
-                let path = self
-                    .spill_dir
-                    .path()
-                    .join(format!("{name}-{day}-{}.arrow", self.spills));
-                let io = |source| Error::Io {
-                    path: path.clone(),
-                    source,
-                };
-                let file = File::create(&path).map_err(io)?;
-                let mut writer = spill_writer(file, schema)?;
-                for b in stage.batches.drain(..) {
-                    writer.write(&b)?;
-                }
-                writer.finish()?;
-                stage.spilled.push(path);
+        let run_bytes = (self.budget / 4).max(1);
+        for ts in &mut self.tables {
+            for (day, stage) in ts.days.iter_mut() {
+                let batches = std::mem::take(&mut stage.batches);
+                spill_day(
+                    (&ts.table, &ts.schema),
+                    *day,
+                    stage,
+                    batches,
+                    run_bytes,
+                    &self.spill_dir,
+                    &mut self.spills,
+                )?;
             }
         }
         self.in_memory = 0;
@@ -199,34 +246,95 @@ impl Staging {
 
     /// The days staged for table `t`, in order.
     pub fn days(&self, t: usize) -> Vec<i32> {
-        self.tables[t].2.keys().copied().collect()
+        self.tables[t].days.keys().copied().collect()
     }
 
-    /// Takes one day's rows of table `t`, in input order: the in-memory batches and the
-    /// spilled parts, which [`StagedDay::batches`] reads back one batch at a time.
-    pub fn take_day(&mut self, t: usize, day: i32) -> StagedDay {
-        let Some(stage) = self.tables[t].2.remove(&day) else {
-            return StagedDay::default();
+    /// Takes one day's rows of table `t`: the spilled runs and the in-memory batches.
+    ///
+    /// At most a quarter of the budget stays in memory: the commit holds those rows through
+    /// its merge, beside the day's keys, so more would let a big day's commit outgrow the
+    /// budget. The rest is spilled as sorted runs first.
+    pub fn take_day(&mut self, t: usize, day: i32) -> Result<StagedDay> {
+        let Some(mut stage) = self.tables[t].days.remove(&day) else {
+            return Ok(StagedDay::default());
         };
         for b in &stage.batches {
             self.in_memory = self.in_memory.saturating_sub(resident_bytes(b));
         }
-        StagedDay {
-            spilled: stage.spilled,
-            batches: stage.batches,
-            rows: stage.rows,
+        let run_bytes = (self.budget / 4).max(1);
+        let mut batches = std::mem::take(&mut stage.batches);
+        let mut kept = 0;
+        let mut split = batches.len();
+        while split > 0 && kept + resident_bytes(&batches[split - 1]) <= run_bytes {
+            split -= 1;
+            kept += resident_bytes(&batches[split]);
         }
+        let last = batches.split_off(split);
+        let ts = &self.tables[t];
+        spill_day(
+            (&ts.table, &ts.schema),
+            day,
+            &mut stage,
+            batches,
+            run_bytes,
+            &self.spill_dir,
+            &mut self.spills,
+        )?;
+        Ok(StagedDay {
+            spilled: stage.spilled,
+            batches: last,
+            rows: stage.rows,
+        })
     }
 }
 
-/// One day's staged rows of one table, in input order: spilled parts first (they were staged
-/// first), then what is still in memory. Spilled parts are removed when this is dropped.
+/// Spills `batches` of a day (in input order, after the day's earlier runs) as sorted runs of
+/// at most `run_bytes` each.
+fn spill_day(
+    (table, schema): (&TableDef, &SchemaRef),
+    day: i32,
+    stage: &mut DayStage,
+    batches: Vec<RecordBatch>,
+    run_bytes: usize,
+    dir: &tempfile::TempDir,
+    spills: &mut usize,
+) -> Result<()> {
+    let mut batches = batches.into_iter().peekable();
+    while batches.peek().is_some() {
+        let mut chunk = Vec::new();
+        let mut bytes = 0;
+        while let Some(b) = batches.next_if(|_| bytes < run_bytes) {
+            bytes += resident_bytes(&b);
+            chunk.push(b);
+        }
+        let run = order::sort_rows(schema, chunk, table, order::Keep::Winners)?;
+        *spills += 1;
+        let path = dir
+            .path()
+            .join(format!("{}-{day}-{}.arrow", table.name, spills));
+        let file = File::create(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let rows = run.num_rows();
+        write_run(file, &path, schema, std::iter::once(Ok(run)))?;
+        stage.spilled.push(SpilledPart { path, rows });
+    }
+    Ok(())
+}
+
+/// One day's staged rows of one table: spilled runs (staged first, each sorted and
+/// deduplicated), then the rows still in memory, in input order. Spilled runs are removed
+/// when this is dropped.
 #[derive(Default)]
 pub struct StagedDay {
-    spilled: Vec<PathBuf>,
+    spilled: Vec<SpilledPart>,
     batches: Vec<RecordBatch>,
     rows: usize,
 }
+
+/// A spilled run opened for the merge (its file already unlinked) and its row count.
+pub type Run = (FileReader<std::io::BufReader<File>>, usize);
 
 impl StagedDay {
     pub fn from_batches(batches: Vec<RecordBatch>) -> Self {
@@ -237,49 +345,60 @@ impl StagedDay {
         }
     }
 
-    /// Spilled parts and in-memory batches, for tests of every mix of the two.
+    /// Spilled runs (written by [`write_run`], `rows` each) and in-memory batches, for tests
+    /// of every mix of the two; `staged` counts the rows before the runs were deduplicated.
     #[cfg(test)]
-    pub fn from_parts(spilled: Vec<PathBuf>, batches: Vec<RecordBatch>, rows: usize) -> Self {
+    pub fn from_parts(
+        spilled: Vec<(PathBuf, usize)>,
+        batches: Vec<RecordBatch>,
+        staged: usize,
+    ) -> Self {
         StagedDay {
-            spilled,
+            spilled: spilled
+                .into_iter()
+                .map(|(path, rows)| SpilledPart { path, rows })
+                .collect(),
             batches,
-            rows,
+            rows: staged,
         }
     }
 
-    /// Hands every staged batch over by value with the input position of its first row: the
-    /// in-memory batches first, so their memory is freed as they are consumed, then the
-    /// spilled parts one batch at a time (each part removed once read).
-    pub fn drain(mut self, mut visit: impl FnMut(RecordBatch, usize) -> Result<()>) -> Result<()> {
-        let in_memory: usize = self.batches.iter().map(RecordBatch::num_rows).sum();
-        let mut at = self.rows.saturating_sub(in_memory);
-        for b in std::mem::take(&mut self.batches) {
-            let n = b.num_rows();
-            visit(b, at)?;
-            at += n;
-        }
-        let mut at = 0;
-        for path in std::mem::take(&mut self.spilled) {
-            for b in read_part(&path, None)? {
-                let b = b?;
-                let n = b.num_rows();
-                visit(b, at)?;
-                at += n;
-            }
-            let _ = std::fs::remove_file(&path);
-        }
-        Ok(())
+    /// Every row staged for the day, the duplicates dropped within spilled runs included.
+    pub fn staged_rows(&self) -> usize {
+        self.rows
     }
 
-    /// Visits every staged batch in input order, projected to `columns` (indices into the
-    /// table's schema) when given; spilled parts are read one batch at a time.
+    /// The rows present: the spilled runs' rows and the in-memory ones.
+    pub fn present_rows(&self) -> usize {
+        self.spilled.iter().map(|p| p.rows).sum::<usize>()
+            + self
+                .batches
+                .iter()
+                .map(RecordBatch::num_rows)
+                .sum::<usize>()
+    }
+
+    /// Splits into the spilled runs, opened for reading in the order of [`Self::for_each`]
+    /// (each file's name removed once open), and the in-memory batches, in input order.
+    pub fn into_runs(mut self) -> Result<(Vec<Run>, Vec<RecordBatch>)> {
+        let mut runs = Vec::with_capacity(self.spilled.len());
+        for part in std::mem::take(&mut self.spilled) {
+            let reader = read_part(&part.path, None);
+            let _ = std::fs::remove_file(&part.path);
+            runs.push((reader?, part.rows));
+        }
+        Ok((runs, std::mem::take(&mut self.batches)))
+    }
+
+    /// Visits every staged batch, the spilled runs' first, projected to `columns` (indices
+    /// into the table's schema) when given; spilled runs are read one batch at a time.
     pub fn for_each(
         &self,
         columns: Option<&[usize]>,
         mut visit: impl FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
-        for path in &self.spilled {
-            for b in read_part(path, columns)? {
+        for part in &self.spilled {
+            for b in read_part(&part.path, columns)? {
                 visit(b?)?;
             }
         }
@@ -310,8 +429,8 @@ fn read_part(
 
 impl Drop for StagedDay {
     fn drop(&mut self) {
-        for path in &self.spilled {
-            let _ = std::fs::remove_file(path);
+        for part in &self.spilled {
+            let _ = std::fs::remove_file(&part.path);
         }
     }
 }
@@ -375,15 +494,113 @@ mod tests {
         assert_eq!(summary, vec![(0, vec![1, 3]), (1, vec![0, 2])]);
     }
 
+    fn table() -> TableDef {
+        serde_json::from_str(
+            r#"{"name":"t","description":"d","primary_key":["n"],"partition_timestamp":"ts",
+                "sort_key":["ts","n"],"columns":[
+                {"name":"ts","type":"timestamp","nullable":false,"description":"t"},
+                {"name":"n","type":"int","nullable":false,"description":"n"}]}"#,
+        )
+        .unwrap()
+    }
+
+    fn column(b: &RecordBatch, i: usize) -> Vec<i64> {
+        match i {
+            0 => b
+                .column(0)
+                .as_primitive::<TimestampMicrosecondType>()
+                .values()
+                .to_vec(),
+            _ => b
+                .column(1)
+                .as_primitive::<arrow::datatypes::Int32Type>()
+                .values()
+                .iter()
+                .map(|&v| i64::from(v))
+                .collect(),
+        }
+    }
+
+    /// A spill writes each day's rows as a sorted run with each key once (its first row), in
+    /// runs of a quarter of the budget; the rows still in memory stay in input order.
+    #[test]
+    fn spilled_runs_are_sorted_and_deduplicated() {
+        let n = |v: Vec<i32>| Arc::new(Int32Array::from(v));
+        let b = batch(vec![5, 1, 3, 9]);
+        let b = RecordBatch::try_new(b.schema(), vec![b.column(0).clone(), n(vec![0, 1, 2, 1])])
+            .unwrap();
+        let t = table();
+        let mut s = Staging::new(&[(&t, b.schema())], 1, None).unwrap();
+        s.add(0, &b, "ts").unwrap(); // over budget: spilled
+        s.budget = usize::MAX;
+        s.add(0, &batch(vec![8, 7]), "ts").unwrap();
+        let day = s.take_day(0, 0).unwrap();
+        assert_eq!((day.staged_rows(), day.present_rows()), (6, 5));
+        let mut seen = Vec::new();
+        day.for_each(None, |b| {
+            seen.push((column(&b, 0), column(&b, 1)));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![(vec![1, 3, 5], vec![1, 2, 0]), (vec![8, 7], vec![0, 1])]
+        );
+        // Spills cut a day's rows into sorted runs of a quarter of the budget.
+        let budget = 2 * resident_bytes(&batch(vec![6, 2])) + 1;
+        let mut s = Staging::new(&[(&t, b.schema())], budget, None).unwrap();
+        for i in 0..3 {
+            let small = batch(vec![6, 2]);
+            let small = RecordBatch::try_new(
+                small.schema(),
+                vec![small.column(0).clone(), n(vec![10 + 2 * i, 11 + 2 * i])],
+            )
+            .unwrap();
+            s.add(0, &small, "ts").unwrap(); // the third is over budget: all three spilled
+        }
+        s.budget = 0;
+        s.add(0, &b, "ts").unwrap(); // over budget: spilled
+        let (runs, in_memory) = s.take_day(0, 0).unwrap().into_runs().unwrap();
+        assert!(in_memory.is_empty());
+        let sizes: Vec<usize> = runs.iter().map(|r| r.1).collect();
+        assert!(sizes.len() >= 2, "{sizes:?}");
+        assert_eq!(sizes.iter().sum::<usize>(), 2 + 2 + 2 + 3);
+        for (reader, _) in runs {
+            for b in reader {
+                let ts = column(&b.unwrap(), 0);
+                assert!(ts.windows(2).all(|w| w[0] <= w[1]), "{ts:?}");
+            }
+        }
+    }
+
+    /// A commit holds at most a quarter of the budget of staged rows: taking a day spills the
+    /// rest as sorted runs, the last batches (the latest in input order) left in memory.
+    #[test]
+    fn a_taken_day_keeps_a_quarter_budget_in_memory() {
+        let t = table();
+        let one = resident_bytes(&batch(vec![3, 1]));
+        let mut s = Staging::new(&[(&t, batch(vec![]).schema())], 4 * one, None).unwrap();
+        for _ in 0..3 {
+            s.add(0, &batch(vec![3, 1]), "ts").unwrap();
+        }
+        let day = s.take_day(0, 0).unwrap();
+        assert_eq!((day.staged_rows(), day.present_rows()), (6, 6));
+        let (runs, in_memory) = day.into_runs().unwrap();
+        assert_eq!(runs.iter().map(|r| r.1).collect::<Vec<_>>(), vec![2, 2]);
+        assert_eq!(in_memory.len(), 1);
+        assert_eq!(column(&in_memory[0], 0), vec![3, 1]);
+    }
+
     #[test]
     fn spilled_and_in_memory_rows_come_back_in_order() {
         let b = batch(vec![1, 2, 3]);
-        let mut s = Staging::new(&[("t", b.schema())], 1, None).unwrap();
+        let t = table();
+        let mut s = Staging::new(&[(&t, b.schema())], 1, None).unwrap();
         s.add(0, &b, "ts").unwrap(); // over budget: spilled
         s.budget = usize::MAX;
         s.add(0, &batch(vec![4]), "ts").unwrap();
         assert_eq!(s.days(0), vec![0]);
-        let back = s.take_day(0, 0);
+        let back = s.take_day(0, 0).unwrap();
         let mut rows = Vec::new();
         back.for_each(None, |b| {
             rows.push(b.num_rows());
@@ -393,6 +610,7 @@ mod tests {
         assert_eq!(rows, vec![3, 1]);
         let mut again = 0;
         s.take_day(0, 0)
+            .unwrap()
             .for_each(None, |_| {
                 again += 1;
                 Ok(())
