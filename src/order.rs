@@ -15,37 +15,32 @@ use crate::error::{Error, Result};
 use crate::schema::TableDef;
 
 /// The keys of every row of a day, gathered batch by batch in row order, that decide which
-/// row of each primary key is kept. Keys are held in Arrow's row format, one growing buffer
-/// (with the `dedup_latest` values beside), never as the batches they came from: a batch
-/// read back from a spilled part would otherwise keep its whole message buffer alive.
+/// row of each primary key is kept. Keys are copied out as compact bytes ([`KeyBytes`], with
+/// the `dedup_latest` values beside), never held as the batches they came from: a batch read
+/// back from a spilled part would otherwise keep its whole message buffer alive.
 pub struct KeySet {
-    converter: RowConverter,
-    rows: arrow::row::Rows,
+    rows: KeyBytes,
     latest: Vec<Vec<Option<i64>>>,
     key_names: Vec<String>,
     latest_names: Vec<String>,
+    scratch: Vec<u8>,
 }
 
 impl KeySet {
     pub fn new(schema: &SchemaRef, table: &TableDef) -> Result<KeySet> {
-        let fields = table
-            .primary_key
-            .iter()
-            .map(|k| {
-                schema
-                    .field_with_name(k)
-                    .map(|f| SortField::new(f.data_type().clone()))
-                    .map_err(|_| Error::Other(format!("no key column {k}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let converter = RowConverter::new(fields)?;
-        let rows = converter.empty_rows(0, 0);
+        for k in &table.primary_key {
+            let field = schema
+                .field_with_name(k)
+                .map_err(|_| Error::Other(format!("no key column {k}")))?;
+            KeyColumn::check(field.data_type())
+                .map_err(|t| Error::Other(format!("key column {k}: type {t} is not supported")))?;
+        }
         Ok(KeySet {
-            converter,
-            rows,
+            rows: KeyBytes::default(),
             latest: vec![Vec::new(); table.dedup_latest.len()],
             key_names: table.primary_key.clone(),
             latest_names: table.dedup_latest.clone(),
+            scratch: Vec::new(),
         })
     }
 
@@ -64,13 +59,28 @@ impl KeySet {
             .collect::<Result<Vec<_>>>()?;
         // Winners are tracked by u32 row number; a partition past four billion rows is refused
         // rather than miscounted.
-        if self.rows.num_rows() + batch.num_rows() > u32::MAX as usize {
+        if self.rows.len() + batch.num_rows() > u32::MAX as usize {
             return Err(Error::Other(format!(
                 "more than {} rows in one day of one table",
                 u32::MAX
             )));
         }
-        self.converter.append(&mut self.rows, &keys)?;
+        let columns = keys
+            .iter()
+            .zip(&self.key_names)
+            .map(|(c, name)| {
+                KeyColumn::of(c.as_ref()).map_err(|t| {
+                    Error::Other(format!("key column {name}: type {t} is not supported"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for row in 0..batch.num_rows() {
+            self.scratch.clear();
+            for c in &columns {
+                c.encode(row, &mut self.scratch);
+            }
+            self.rows.push(&self.scratch);
+        }
         for (name, values) in self.latest_names.iter().zip(&mut self.latest) {
             let c = column(name)?;
             let ts = c
@@ -86,14 +96,14 @@ impl KeySet {
     /// the lake already holds is never replaced by a redelivery, only by a newer version.
     pub fn winners(&self) -> BooleanArray {
         let rows = &self.rows;
-        let n = rows.num_rows();
+        let n = rows.len();
         // The table holds row numbers (4 bytes a slot), not the keys: a day's million keys
         // then cost about 10 MB of table instead of the ~50 MB a `HashSet<Row>` takes, at the
         // instant a commit's memory peaks. Keys are short byte strings hashed once each
         // (xxHash, several times SipHash's speed; nothing here is exposed to hash flooding:
         // a collision only costs a compare). The table is sized up front, so the rehash
         // closure below never runs in practice.
-        let hash = |i: u32| twox_hash::XxHash64::oneshot(0, rows.row(i as usize).as_ref());
+        let hash = |i: u32| twox_hash::XxHash64::oneshot(0, rows.row(i as usize));
         let mut table: HashTable<u32> = HashTable::with_capacity(n);
         let mut keep = vec![false; n];
         // Option orders None first: a row without the timestamp loses to one with it.
@@ -103,7 +113,7 @@ impl KeySet {
         };
         for i in 0..n {
             let key = rows.row(i);
-            let h = twox_hash::XxHash64::oneshot(0, key.as_ref());
+            let h = twox_hash::XxHash64::oneshot(0, key);
             match table.entry(h, |&j| rows.row(j as usize) == key, |&j| hash(j)) {
                 hashbrown::hash_table::Entry::Occupied(mut e) => {
                     let current = *e.get() as usize;
@@ -121,6 +131,151 @@ impl KeySet {
         }
         BooleanArray::from(keep)
     }
+}
+
+/// Bytes per chunk of [`KeyBytes`]: small enough for the allocator's heap (below its mmap
+/// threshold, `main.rs`), so keys reuse memory the decoding freed instead of adding fresh
+/// pages at the instant a commit's memory peaks.
+const KEY_CHUNK: usize = 1 << 20;
+
+/// Encoded keys, one per row, packed in chunks: row `i` starts at `index[i]` (chunk in the
+/// high 32 bits, offset in the low) and ends where the next row of its chunk starts. About
+/// 25 bytes a row for an agent event (a 17-byte event id and its index entry), against ~86 in
+/// Arrow's row format (which also orders, and a key set only needs equality).
+#[derive(Default)]
+struct KeyBytes {
+    chunks: Vec<Vec<u8>>,
+    index: Vec<u64>,
+}
+
+impl KeyBytes {
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn push(&mut self, key: &[u8]) {
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= key.len());
+        if !fits {
+            self.chunks
+                .push(Vec::with_capacity(KEY_CHUNK.max(key.len())));
+        }
+        let c = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[c];
+        self.index.push(((c as u64) << 32) | chunk.len() as u64);
+        chunk.extend_from_slice(key);
+    }
+
+    fn row(&self, i: usize) -> &[u8] {
+        let split = |at: u64| ((at >> 32) as usize, (at & u64::from(u32::MAX)) as usize);
+        let (c, start) = split(self.index[i]);
+        let chunk = &self.chunks[c];
+        let end = match self.index.get(i + 1).map(|&at| split(at)) {
+            Some((next, end)) if next == c => end,
+            _ => chunk.len(),
+        };
+        &chunk[start..end]
+    }
+}
+
+/// A key column as [`KeyBytes`] encodes it: for equality only, injective per column and
+/// self-delimiting, so a row's columns concatenate without ambiguity. A tag byte first: 0
+/// null, 1 a string (LEB128 length, bytes), 2 a canonical lower-case hyphenated UUID (its 16
+/// bytes: Connect's event and contact ids; any other spelling stays a string), 3 an integer
+/// or timestamp (8 bytes).
+enum KeyColumn<'a> {
+    Utf8(&'a arrow::array::StringArray),
+    LargeUtf8(&'a arrow::array::LargeStringArray),
+    View(&'a arrow::array::StringViewArray),
+    Int(&'a dyn Array, Box<dyn Fn(usize) -> i64 + 'a>),
+}
+
+impl<'a> KeyColumn<'a> {
+    /// Whether a key column of this type can be encoded (`Err` names the type).
+    fn check(t: &arrow::datatypes::DataType) -> std::result::Result<(), String> {
+        use arrow::datatypes::DataType as T;
+        match t {
+            T::Utf8 | T::LargeUtf8 | T::Utf8View | T::Int32 | T::Int64 | T::Timestamp(_, _) => {
+                Ok(())
+            }
+            other => Err(other.to_string()),
+        }
+    }
+
+    fn of(c: &'a dyn Array) -> std::result::Result<KeyColumn<'a>, String> {
+        use arrow::datatypes::{DataType as T, Int32Type, Int64Type, TimeUnit as U};
+        use arrow::datatypes::{
+            TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+        };
+        fn int<'a, P: arrow::datatypes::ArrowPrimitiveType>(c: &'a dyn Array) -> KeyColumn<'a>
+        where
+            P::Native: Into<i64>,
+        {
+            let values = c.as_primitive::<P>();
+            KeyColumn::Int(c, Box::new(move |i| values.value(i).into()))
+        }
+        Ok(match c.data_type() {
+            T::Utf8 => KeyColumn::Utf8(c.as_string::<i32>()),
+            T::LargeUtf8 => KeyColumn::LargeUtf8(c.as_string::<i64>()),
+            T::Utf8View => KeyColumn::View(c.as_string_view()),
+            T::Int32 => int::<Int32Type>(c),
+            T::Int64 => int::<Int64Type>(c),
+            T::Timestamp(U::Second, _) => int::<TimestampSecondType>(c),
+            T::Timestamp(U::Millisecond, _) => int::<TimestampMillisecondType>(c),
+            T::Timestamp(U::Microsecond, _) => int::<TimestampMicrosecondType>(c),
+            T::Timestamp(U::Nanosecond, _) => int::<TimestampNanosecondType>(c),
+            other => return Err(other.to_string()),
+        })
+    }
+
+    fn encode(&self, i: usize, out: &mut Vec<u8>) {
+        let text = match self {
+            KeyColumn::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            KeyColumn::LargeUtf8(a) => a.is_valid(i).then(|| a.value(i)),
+            KeyColumn::View(a) => a.is_valid(i).then(|| a.value(i)),
+            KeyColumn::Int(a, value) => {
+                if a.is_valid(i) {
+                    out.push(3);
+                    out.extend_from_slice(&value(i).to_le_bytes());
+                } else {
+                    out.push(0);
+                }
+                return;
+            }
+        };
+        match text {
+            None => out.push(0),
+            Some(s) => match canonical_uuid(s) {
+                Some(bytes) => {
+                    out.push(2);
+                    out.extend_from_slice(&bytes);
+                }
+                None => {
+                    out.push(1);
+                    let mut n = s.len();
+                    while n >= 0x80 {
+                        out.push((n as u8 & 0x7f) | 0x80);
+                        n >>= 7;
+                    }
+                    out.push(n as u8);
+                    out.extend_from_slice(s.as_bytes());
+                }
+            },
+        }
+    }
+}
+
+/// The 16 bytes of `s` when it is a UUID spelt the one canonical way (hyphenated, lower
+/// case): only then does one byte string stand for exactly one key.
+fn canonical_uuid(s: &str) -> Option<[u8; 16]> {
+    if s.len() != 36 {
+        return None;
+    }
+    let id = uuid::Uuid::try_parse(s).ok()?;
+    let mut spelt = [0u8; 36];
+    (id.hyphenated().encode_lower(&mut spelt) == s).then(|| *id.as_bytes())
 }
 
 /// [`KeySet::winners`] of the rows of one batch.
@@ -401,6 +556,95 @@ mod tests {
             ],
         );
         assert_eq!(kept(&winners(&b, &table(true)).unwrap()), vec![1, 4, 5, 6]);
+    }
+
+    #[test]
+    fn uuid_spellings_null_and_split_strings_are_distinct_keys() {
+        let id = "a88a97b5-9422-4926-949b-41324cdbd672";
+        let upper = id.to_uppercase();
+        let simple = id.replace('-', "");
+        let braced = format!("{{{id}}}");
+        let ids: Vec<Option<&str>> = vec![
+            Some(id),
+            Some(&upper),
+            Some(&simple),
+            Some(&braced),
+            None,
+            Some(""),
+            Some(id),
+            None,
+            Some(&upper),
+        ];
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, true)]));
+        let b = RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(ids))]).unwrap();
+        // Each spelling is its own key; the second canonical id, null and upper-case id are
+        // duplicates of earlier rows.
+        assert_eq!(
+            kept(&winners(&b, &table(false)).unwrap()),
+            vec![0, 1, 2, 3, 4, 5]
+        );
+        assert!(canonical_uuid(id).is_some());
+        for other in [&upper, &simple, &braced] {
+            assert!(canonical_uuid(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn columns_of_a_key_do_not_run_into_each_other() {
+        let t: TableDef = serde_json::from_str(
+            r#"{"name":"t","description":"d","primary_key":["a","b"],"partition_timestamp":"v",
+                "sort_key":["a"],"columns":[
+                {"name":"a","type":"string","nullable":true,"description":"a"},
+                {"name":"b","type":"string","nullable":true,"description":"b"},
+                {"name":"v","type":"timestamp","nullable":true,"description":"v"}]}"#,
+        )
+        .unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Utf8, true),
+            Field::new("b", DataType::Utf8, true),
+        ]));
+        let long = "x".repeat(300);
+        let a: Vec<Option<&str>> = vec![
+            Some("ab"),
+            Some("a"),
+            Some(""),
+            None,
+            Some(&long),
+            Some("ab"),
+        ];
+        let b: Vec<Option<&str>> =
+            vec![Some("c"), Some("bc"), None, Some(""), Some("y"), Some("c")];
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(a)),
+                Arc::new(StringArray::from(b)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(kept(&winners(&batch, &t).unwrap()), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn keys_across_chunks_and_longer_than_a_chunk_are_read_back_whole() {
+        let mut keys = KeyBytes::default();
+        let big = vec![7u8; KEY_CHUNK + 5];
+        let mut written: Vec<Vec<u8>> = Vec::new();
+        for i in 0..(3 * KEY_CHUNK / 40) {
+            let key = format!("key-{i:034}").into_bytes();
+            keys.push(&key);
+            written.push(key);
+            if i == 1000 {
+                keys.push(&big);
+                written.push(big.clone());
+                keys.push(b"");
+                written.push(Vec::new());
+            }
+        }
+        assert!(keys.chunks.len() >= 4);
+        for (i, w) in written.iter().enumerate() {
+            assert_eq!(keys.row(i), w.as_slice(), "row {i}");
+        }
     }
 
     #[test]
