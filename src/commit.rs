@@ -421,21 +421,27 @@ pub fn decode_file(bytes: Bytes, schema: &SchemaRef, url: &str) -> Result<Record
 }
 
 /// The footer of the Parquet file at `path` of `size` bytes: a tail is read (most footers
-/// fit in 256 KiB), and more when the footer says it is longer. The outer error is the
-/// store's, the inner one the file's.
+/// fit in 256 KiB), and more when the footer says it is longer. With `page_index` the column
+/// and offset indexes (written just before the footer) are decoded too, as a reader that
+/// prunes pages needs them. The outer error is the store's, the inner one the file's.
 pub(crate) async fn read_footer(
     store: &Arc<dyn object_store::ObjectStore>,
     path: &object_store::path::Path,
     size: u64,
+    page_index: bool,
 ) -> std::result::Result<
     std::result::Result<parquet::file::metadata::ParquetMetaData, parquet::errors::ParquetError>,
     object_store::Error,
 > {
-    use parquet::file::metadata::ParquetMetaDataReader;
+    use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
     let mut want = size.min(256 * 1024);
     loop {
         let tail = store.get_range(path, size - want..size).await?;
-        let mut reader = ParquetMetaDataReader::new();
+        let mut reader = ParquetMetaDataReader::new().with_page_index_policy(if page_index {
+            PageIndexPolicy::Optional
+        } else {
+            PageIndexPolicy::Skip
+        });
         match reader.try_parse_sized(&tail, size) {
             Ok(()) => return Ok(reader.finish()),
             Err(parquet::errors::ParquetError::NeedMoreData(n))
@@ -473,7 +479,7 @@ pub async fn validate_day(
             },
         )
     };
-    let metadata = match read_footer(&lake.store, &path, size).await {
+    let metadata = match read_footer(&lake.store, &path, size, false).await {
         Ok(read) => read.map_err(bad)?,
         Err(source) => {
             return Err(Error::Store {

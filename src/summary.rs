@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
+use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
 use datafusion::execution::context::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore};
@@ -259,6 +261,10 @@ impl Builder {
 pub struct Days {
     files: BTreeMap<String, ObjectMeta>,
     store: Arc<dyn ObjectStore>,
+    /// The session's cache of Parquet footers: a footer read for its summary is put there
+    /// with its page index, so the report's scans of the same file (four in an audit, all
+    /// opening at once, each missing the cache the others fill) find it decoded.
+    footers: Arc<datafusion::execution::cache::cache_manager::FileMetadataCache>,
     /// Summaries already read: a report's lookups ask for the same recent days more than once
     /// (the username check, then the scope), and each is read once.
     read: std::sync::Mutex<BTreeMap<String, DaySummary>>,
@@ -293,6 +299,7 @@ impl Days {
         Ok(Days {
             files,
             store,
+            footers: ctx.runtime_env().cache_manager.get_file_metadata_cache(),
             read: Default::default(),
         })
     }
@@ -399,7 +406,7 @@ impl Days {
         meta: &ObjectMeta,
     ) -> Result<Option<DaySummary>> {
         let url = lake.url_of(&meta.location);
-        let metadata = crate::commit::read_footer(&self.store, &meta.location, meta.size)
+        let metadata = crate::commit::read_footer(&self.store, &meta.location, meta.size, true)
             .await
             .map_err(|source| Error::Store {
                 url: url.clone(),
@@ -410,7 +417,17 @@ impl Days {
                 lake: lake.url.clone(),
                 reason: source.to_string(),
             })?;
-        Ok(in_footer(&metadata))
+        let summary = in_footer(&metadata);
+        // Keyed and validated as DataFusion's Parquet reader does: by path, size and
+        // modification time of the listing the session's tables also come from.
+        self.footers.put(
+            &meta.location,
+            CachedFileMetadataEntry::new(
+                meta.clone(),
+                Arc::new(CachedParquetMetaData::new(Arc::new(metadata))),
+            ),
+        );
+        Ok(summary)
     }
 }
 

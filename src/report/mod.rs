@@ -117,6 +117,12 @@ pub async fn audit(lake: &Location, request: &Audit) -> Result<SendableRecordBat
         check_agents(&ctx, lake, &days, std::slice::from_ref(&request.agent)).await?;
     }
     let scope_to = audit_scope_end(&ctx, lake, &days, &agent_arns, &dt_from, &last_day).await?;
+    let _contacts = catalog::prefetch_footers(
+        &ctx,
+        lake,
+        "agent_event_contacts",
+        &days.between(&dt_from, scope_to.as_deref().unwrap_or("9999-12-31")),
+    )?;
     let scope = catalog::Scope {
         dt_from,
         dt_to: scope_to,

@@ -728,3 +728,100 @@ fn reports_take_their_scope_from_footer_summaries_or_from_the_rows_without_them(
     let r = run(&["check", "--lake", l]);
     assert_eq!(r.code, 0, "{}", r.stdout);
 }
+
+/// Each day file is sorted by agent, time and event id, and the report sessions declare it:
+/// the window that resolves identities merges the day files instead of sorting them. The
+/// merged plan and the sorted one (every file in one partition, so the order does not hold)
+/// give the same rows.
+#[test]
+fn login_logout_merges_the_sorted_day_files_and_agrees_with_a_sorted_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = generated(&dir.path().join("in"), 4, 4, "2026-11-01", 31);
+    let lake = dir.path().join("lake");
+    etl(&lake, &[&input]);
+    let args = [
+        "report",
+        "login-logout",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--range",
+        "yesterday",
+        "--now",
+        "2026-11-03T12:00:00Z",
+        "--tz",
+        "America/New_York",
+    ];
+    let merged = run_env(&args, &[("CONNECT_LAKE_EXPLAIN", "1")]);
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    let plan: Vec<&str> = merged
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Exec"))
+        .collect();
+    let window = plan
+        .iter()
+        .position(|l| l.contains("BoundedWindowAggExec: wdw=[lag(CASE WHEN"))
+        .unwrap_or_else(|| panic!("no identity window in\n{}", merged.stderr));
+    assert!(
+        plan[window + 1].contains("SortPreservingMergeExec"),
+        "the identity window's input is not a merge of the files:\n{}",
+        plan[window..].join("\n")
+    );
+    let sorted = run_env(
+        &args,
+        &[(
+            "CONNECT_LAKE_DATAFUSION",
+            "datafusion.execution.target_partitions=1",
+        )],
+    );
+    assert_eq!(sorted.code, 0, "{}", sorted.stderr);
+    assert!(merged.stdout.lines().count() > 1, "{}", merged.stdout);
+    assert_eq!(merged.stdout, sorted.stdout);
+}
+
+/// The footers a report's lookups read (agent_events) and prefetch (agent_event_contacts)
+/// are kept in the session's footer cache with their page indexes, valid for the files the
+/// scans list, so no scan reads a footer again.
+#[tokio::test]
+async fn a_report_session_keeps_the_footers_it_read_with_their_page_indexes() {
+    use connect_lake::store::Location;
+    use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
+    use object_store::ObjectStoreExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = generated(&dir.path().join("in"), 3, 3, "2026-11-01", 9);
+    let lake = dir.path().join("lake");
+    etl(&lake, &[&input]);
+    let loc = Location::parse(lake.to_str().unwrap(), &Default::default(), false).unwrap();
+    let ctx = connect_lake::catalog::open_raw(&loc).await.unwrap();
+    let days = connect_lake::summary::Days::list(&ctx, &loc).await.unwrap();
+    let all = days.all();
+    assert!(all.len() >= 3, "{all:?}");
+    assert_eq!(
+        days.summaries(&ctx, &loc, &all).await.unwrap().len(),
+        all.len()
+    );
+    connect_lake::catalog::prefetch_footers(&ctx, &loc, "agent_event_contacts", &all)
+        .unwrap()
+        .await
+        .unwrap();
+    let cache = ctx.runtime_env().cache_manager.get_file_metadata_cache();
+    for table in ["agent_events", "agent_event_contacts"] {
+        for day in &all {
+            let path = loc.child(&format!("{table}/dt={day}/part-0.parquet"));
+            let entry = cache
+                .get(&path)
+                .unwrap_or_else(|| panic!("{path} not cached"));
+            assert!(entry.is_valid_for(&loc.store.head(&path).await.unwrap()));
+            let footer = entry
+                .file_metadata
+                .as_any()
+                .downcast_ref::<CachedParquetMetaData>()
+                .unwrap()
+                .parquet_metadata();
+            assert!(
+                footer.column_index().is_some() && footer.offset_index().is_some(),
+                "{path}"
+            );
+        }
+    }
+}
