@@ -196,8 +196,6 @@ pub fn prefetch_footers(
     table: &str,
     days: &[String],
 ) -> Result<tokio::task::JoinHandle<()>> {
-    use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
-    use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
     use object_store::ObjectStoreExt;
     let url = datafusion::execution::object_store::ObjectStoreUrl::parse(lake.store_url.as_str())?;
     let store = ctx.runtime_env().object_store(&url)?;
@@ -220,14 +218,28 @@ pub fn prefetch_footers(
             };
             if let Ok(Ok(footer)) = crate::commit::read_footer(&store, &path, meta.size, true).await
             {
-                let footer = Arc::new(CachedParquetMetaData::new(Arc::new(footer)));
-                cache.put(&path, CachedFileMetadataEntry::new(meta, footer));
+                keep_footer(cache.as_ref(), meta, footer);
             }
         }
     }));
     Ok(tokio::spawn(async move {
         reads.await;
     }))
+}
+
+/// Puts a footer read through the session's (pinned) store into the session's footer cache,
+/// keyed and validated as DataFusion's Parquet reader does: by path, size and modification
+/// time of the file as listed.
+pub(crate) fn keep_footer(
+    cache: &datafusion::execution::cache::cache_manager::FileMetadataCache,
+    meta: object_store::ObjectMeta,
+    footer: parquet::file::metadata::ParquetMetaData,
+) {
+    use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
+    use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
+    let path = meta.location.clone();
+    let footer = Arc::new(CachedParquetMetaData::new(Arc::new(footer)));
+    cache.put(&path, CachedFileMetadataEntry::new(meta, footer));
 }
 
 /// Defines every table of a raw session as a view over the rows of `scope` only, then the

@@ -11,8 +11,6 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
-use datafusion::datasource::physical_plan::parquet::metadata::CachedParquetMetaData;
-use datafusion::execution::cache::cache_manager::CachedFileMetadataEntry;
 use datafusion::execution::context::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore};
@@ -418,15 +416,7 @@ impl Days {
                 reason: source.to_string(),
             })?;
         let summary = in_footer(&metadata);
-        // Keyed and validated as DataFusion's Parquet reader does: by path, size and
-        // modification time of the listing the session's tables also come from.
-        self.footers.put(
-            &meta.location,
-            CachedFileMetadataEntry::new(
-                meta.clone(),
-                Arc::new(CachedParquetMetaData::new(Arc::new(metadata))),
-            ),
-        );
+        crate::catalog::keep_footer(self.footers.as_ref(), meta.clone(), metadata);
         Ok(summary)
     }
 }
