@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, BooleanArray};
-use arrow::compute::{concat_batches, interleave_record_batch};
+use arrow::array::{Array, AsArray, BooleanArray, UInt32Array};
+use arrow::compute::{concat_batches, interleave_record_batch, take_record_batch};
 use arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, SortField};
@@ -292,6 +292,21 @@ pub fn key_columns(
     all: &[RecordBatch],
     table: &TableDef,
 ) -> Result<RecordBatch> {
+    let parts: Vec<Selected> = all.iter().map(|b| (b.clone(), None)).collect();
+    selected_key_columns(schema, &parts, table)
+}
+
+/// Some rows of a batch: those at `selection` (in its order), or all of them when `None`.
+/// Staging keeps a batch that spans days this way, one selection per day, instead of
+/// copying each day's rows out of it; the sort gathers them from the batch itself.
+pub type Selected = (RecordBatch, Option<UInt32Array>);
+
+/// [`key_columns`] of the selected rows of each batch, in order.
+fn selected_key_columns(
+    schema: &SchemaRef,
+    all: &[Selected],
+    table: &TableDef,
+) -> Result<RecordBatch> {
     let mut names: Vec<&str> = Vec::new();
     for n in table
         .primary_key
@@ -314,7 +329,13 @@ pub fn key_columns(
     let projected = schema.project(&indices)?;
     let parts = all
         .iter()
-        .map(|b| b.project(&indices))
+        .map(|(b, selection)| {
+            let keys = b.project(&indices)?;
+            match selection {
+                Some(rows) => take_record_batch(&keys, rows),
+                None => Ok(keys),
+            }
+        })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(concat_batches(&Arc::new(projected), &parts)?)
 }
@@ -410,7 +431,19 @@ impl SortedRows {
         keep: Keep,
         rows: usize,
     ) -> Result<SortedRows> {
-        let keys = key_columns(schema, &batches, table)?;
+        let parts = batches.into_iter().map(|b| (b, None)).collect();
+        Self::new_selected(schema, parts, table, keep, rows)
+    }
+
+    /// As [`Self::new`], of the selected rows of each batch.
+    pub fn new_selected(
+        schema: &SchemaRef,
+        parts: Vec<Selected>,
+        table: &TableDef,
+        keep: Keep,
+        rows: usize,
+    ) -> Result<SortedRows> {
+        let keys = selected_key_columns(schema, &parts, table)?;
         let keep = match keep {
             Keep::Winners => winners(&keys, table)?,
             Keep::Mask(mask) if mask.len() == keys.num_rows() => mask,
@@ -425,20 +458,26 @@ impl SortedRows {
         };
         let order = sorted_order(&keys, &keep, table)?;
         drop(keys);
-        let mut starts = Vec::with_capacity(batches.len());
+        let mut starts = Vec::with_capacity(parts.len());
         let mut total = 0usize;
-        for b in &batches {
+        for (b, selection) in &parts {
             starts.push(total);
-            total += b.num_rows();
+            total += selection.as_ref().map_or(b.num_rows(), Array::len);
         }
         let indices = order
             .iter()
             .map(|&g| {
                 let g = g as usize;
-                let batch = starts.partition_point(|&s| s <= g) - 1;
-                (batch, g - starts[batch])
+                let part = starts.partition_point(|&s| s <= g) - 1;
+                let row = g - starts[part];
+                let row = parts[part]
+                    .1
+                    .as_ref()
+                    .map_or(row, |rows| rows.value(row) as usize);
+                (part, row)
             })
             .collect();
+        let batches = parts.into_iter().map(|(b, _)| b).collect();
         Ok(SortedRows {
             batches,
             indices,
@@ -482,7 +521,18 @@ pub fn sort_rows(
     table: &TableDef,
     keep: Keep,
 ) -> Result<RecordBatch> {
-    let mut sorted = SortedRows::new(schema, batches, table, keep, usize::MAX)?;
+    let parts = batches.into_iter().map(|b| (b, None)).collect();
+    sort_selected(schema, parts, table, keep)
+}
+
+/// As [`sort_rows`], of the selected rows of each batch.
+pub fn sort_selected(
+    schema: &SchemaRef,
+    parts: Vec<Selected>,
+    table: &TableDef,
+    keep: Keep,
+) -> Result<RecordBatch> {
+    let mut sorted = SortedRows::new_selected(schema, parts, table, keep, usize::MAX)?;
     match sorted.next() {
         Some(batch) => batch,
         None => Ok(RecordBatch::new_empty(schema.clone())),

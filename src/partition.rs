@@ -39,6 +39,21 @@ pub fn partition_dir(table: &str, day: i32) -> String {
 /// Splits a batch into one batch per UTC day of `ts_column` (a non-null UTC microsecond
 /// timestamp). Most batches hold one day (Firehose writes by arrival hour): no copy then.
 pub fn split_by_day(batch: &RecordBatch, ts_column: &str) -> Result<Vec<(i32, RecordBatch)>> {
+    split_rows_by_day(batch, ts_column)?
+        .into_iter()
+        .map(|(day, rows)| match rows {
+            Some(rows) => Ok((day, take_record_batch(batch, &rows)?)),
+            None => Ok((day, batch.clone())),
+        })
+        .collect()
+}
+
+/// The rows of each UTC day of `ts_column` in a batch, in row order: `None` when the batch is
+/// all of one day.
+fn split_rows_by_day(
+    batch: &RecordBatch,
+    ts_column: &str,
+) -> Result<Vec<(i32, Option<UInt32Array>)>> {
     if batch.num_rows() == 0 {
         return Ok(Vec::new());
     }
@@ -57,16 +72,16 @@ pub fn split_by_day(batch: &RecordBatch, ts_column: &str) -> Result<Vec<(i32, Re
     }
     let days: Vec<i32> = ts.values().iter().map(|&t| day_of(t)).collect();
     if days.iter().all(|&d| d == days[0]) {
-        return Ok(vec![(days[0], batch.clone())]);
+        return Ok(vec![(days[0], None)]);
     }
     let mut by_day: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
     for (row, day) in days.iter().enumerate() {
         by_day.entry(*day).or_default().push(row as u32);
     }
-    by_day
+    Ok(by_day
         .into_iter()
-        .map(|(day, rows)| Ok((day, take_record_batch(batch, &UInt32Array::from(rows))?)))
-        .collect()
+        .map(|(day, rows)| (day, Some(UInt32Array::from(rows))))
+        .collect())
 }
 
 /// The memory a batch holds: its buffers' capacity. Decoder buffers are allocated with room
@@ -100,10 +115,27 @@ struct TableStage {
 
 #[derive(Default)]
 struct DayStage {
-    batches: Vec<RecordBatch>,
+    batches: Vec<Part>,
     spilled: Vec<SpilledPart>,
     /// Every row staged for the day, the duplicates a spill dropped included.
     rows: usize,
+}
+
+/// A day's rows of a staged batch: all of it, or the selected rows of a batch that spans
+/// days (shared with the other days' parts, not copied), and the memory counted for them.
+struct Part {
+    rows: order::Selected,
+    bytes: usize,
+}
+
+impl Part {
+    /// The rows as a batch of their own (a copy, when selected).
+    fn into_batch(self) -> Result<RecordBatch> {
+        match self.rows {
+            (batch, None) => Ok(batch),
+            (batch, Some(rows)) => Ok(take_record_batch(&batch, &rows)?),
+        }
+    }
 }
 
 /// A spilled run of one day's rows: sorted on the table's sort key, each primary key once
@@ -204,12 +236,27 @@ impl Staging {
     }
 
     /// Stages a batch of table `t` (index in the list given to `new`), split by day.
+    ///
+    /// A batch that spans days is shared by its days' parts, each with its rows' share of the
+    /// batch's memory: the sort that spills them gathers the rows from it, so they are copied
+    /// once, not once to split them and again to sort them (late events put a second day in
+    /// most batches of the bench input).
     pub fn add(&mut self, t: usize, batch: &RecordBatch, ts_column: &str) -> Result<()> {
-        for (day, part) in split_by_day(batch, ts_column)? {
-            self.in_memory += resident_bytes(&part);
+        let total = resident_bytes(batch);
+        let num_rows = batch.num_rows().max(1);
+        for (day, selection) in split_rows_by_day(batch, ts_column)? {
+            let rows = selection.as_ref().map_or(batch.num_rows(), Array::len);
+            let bytes = match &selection {
+                None => total,
+                Some(_) => total / num_rows * rows,
+            };
+            self.in_memory += bytes;
             let stage = self.tables[t].days.entry(day).or_default();
-            stage.rows += part.num_rows();
-            stage.batches.push(part);
+            stage.rows += rows;
+            stage.batches.push(Part {
+                rows: (batch.clone(), selection),
+                bytes,
+            });
         }
         if self.in_memory > self.budget {
             self.spill()?;
@@ -259,17 +306,21 @@ impl Staging {
             return Ok(StagedDay::default());
         };
         for b in &stage.batches {
-            self.in_memory = self.in_memory.saturating_sub(resident_bytes(b));
+            self.in_memory = self.in_memory.saturating_sub(b.bytes);
         }
         let run_bytes = (self.budget / 4).max(1);
         let mut batches = std::mem::take(&mut stage.batches);
         let mut kept = 0;
         let mut split = batches.len();
-        while split > 0 && kept + resident_bytes(&batches[split - 1]) <= run_bytes {
+        while split > 0 && kept + batches[split - 1].bytes <= run_bytes {
             split -= 1;
-            kept += resident_bytes(&batches[split]);
+            kept += batches[split].bytes;
         }
-        let last = batches.split_off(split);
+        let last = batches
+            .split_off(split)
+            .into_iter()
+            .map(Part::into_batch)
+            .collect::<Result<Vec<_>>>()?;
         let ts = &self.tables[t];
         spill_day(
             (&ts.table, &ts.schema),
@@ -294,7 +345,7 @@ fn spill_day(
     (table, schema): (&TableDef, &SchemaRef),
     day: i32,
     stage: &mut DayStage,
-    batches: Vec<RecordBatch>,
+    batches: Vec<Part>,
     run_bytes: usize,
     dir: &tempfile::TempDir,
     spills: &mut usize,
@@ -304,10 +355,10 @@ fn spill_day(
         let mut chunk = Vec::new();
         let mut bytes = 0;
         while let Some(b) = batches.next_if(|_| bytes < run_bytes) {
-            bytes += resident_bytes(&b);
-            chunk.push(b);
+            bytes += b.bytes;
+            chunk.push(b.rows);
         }
-        let run = order::sort_rows(schema, chunk, table, order::Keep::Winners)?;
+        let run = order::sort_selected(schema, chunk, table, order::Keep::Winners)?;
         *spills += 1;
         let path = dir
             .path()
@@ -492,6 +543,54 @@ mod tests {
             })
             .collect();
         assert_eq!(summary, vec![(0, vec![1, 3]), (1, vec![0, 2])]);
+    }
+
+    /// A batch that spans days is shared by its days' parts, not copied: each day still gets
+    /// exactly its rows, spilled (sorted, each key once) or left in memory (in input order).
+    #[test]
+    fn a_batch_that_spans_days_gives_each_day_its_own_rows() {
+        let d = MICROS_PER_DAY;
+        let t = table();
+        let spanning = |ts: Vec<i64>, first: i32| {
+            let b = batch(ts);
+            let n = Int32Array::from_iter_values(first..first + b.num_rows() as i32);
+            RecordBatch::try_new(b.schema(), vec![b.column(0).clone(), Arc::new(n)]).unwrap()
+        };
+        for budget in [0, usize::MAX] {
+            let mut s = Staging::new(&[(&t, batch(vec![]).schema())], budget, None).unwrap();
+            s.add(0, &spanning(vec![d + 5, 9, 2 * d, d + 1, 4], 0), "ts")
+                .unwrap();
+            s.add(0, &spanning(vec![3, d + 2], 10), "ts").unwrap();
+            assert_eq!(s.days(0), vec![0, 1, 2]);
+            let mut days = Vec::new();
+            for day in [0, 1, 2] {
+                let staged = s.take_day(0, day).unwrap();
+                let mut rows = Vec::new();
+                staged
+                    .for_each(None, |b| {
+                        rows.extend(column(&b, 0).into_iter().zip(column(&b, 1)));
+                        Ok(())
+                    })
+                    .unwrap();
+                days.push((staged.staged_rows(), rows));
+            }
+            let expected = if budget == 0 {
+                // Spilled as each batch came: sorted runs, one per batch.
+                vec![
+                    (3, vec![(4, 4), (9, 1), (3, 10)]),
+                    (3, vec![(d + 1, 3), (d + 5, 0), (d + 2, 11)]),
+                    (1, vec![(2 * d, 2)]),
+                ]
+            } else {
+                vec![
+                    (3, vec![(9, 1), (4, 4), (3, 10)]),
+                    (3, vec![(d + 5, 0), (d + 1, 3), (d + 2, 11)]),
+                    (1, vec![(2 * d, 2)]),
+                ]
+            };
+            assert_eq!(days, expected, "budget {budget}");
+            assert_eq!(s.in_memory, 0, "budget {budget}");
+        }
     }
 
     fn table() -> TableDef {
