@@ -248,7 +248,7 @@ impl Staging {
             let rows = selection.as_ref().map_or(batch.num_rows(), Array::len);
             let bytes = match &selection {
                 None => total,
-                Some(_) => total / num_rows * rows,
+                Some(_) => total.saturating_mul(rows) / num_rows,
             };
             self.in_memory += bytes;
             let stage = self.tables[t].days.entry(day).or_default();
