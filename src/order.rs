@@ -286,7 +286,9 @@ pub fn winners(batch: &RecordBatch, table: &TableDef) -> Result<BooleanArray> {
 }
 
 /// The columns sorting reads (primary key, sort key, `dedup_latest`) of every batch, as one
-/// batch: a fraction of the rows' bytes.
+/// batch: a fraction of the rows' bytes. (The commit tests' reference commit; the spills and
+/// the commit go through [`SortedRows`].)
+#[cfg(test)]
 pub fn key_columns(
     schema: &SchemaRef,
     all: &[RecordBatch],
@@ -514,7 +516,8 @@ impl Iterator for SortedRows {
 }
 
 /// Sorts rows (from any number of batches) on the table's sort key into one batch, the
-/// rows `keep` selects.
+/// rows `keep` selects. (The commit tests' reference commit; spills use [`sort_selected`].)
+#[cfg(test)]
 pub fn sort_rows(
     schema: &SchemaRef,
     batches: Vec<RecordBatch>,

@@ -21,9 +21,10 @@ pub enum Attempt {
     Syntax(String),
 }
 
-/// The bytes from a record start to the end of the object. When the whole object is valid
-/// UTF-8 (checked once) records come as text, and the JSON parser skips its per-string UTF-8
-/// checks; otherwise as bytes, and each decoded record is checked whole.
+/// The bytes from a record start: as text to the end of its valid UTF-8 stretch (each stretch
+/// checked once), and the JSON parser skips its per-string UTF-8 checks; as bytes to the end
+/// of the object when the record runs into an invalid byte, and each decoded record is
+/// checked whole.
 #[derive(Clone, Copy)]
 pub enum Record<'a> {
     Text(&'a str),
